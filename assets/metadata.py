@@ -1,0 +1,50 @@
+"""Metadata that makes the UI explain each asset: column schemas, owners, markdown."""
+
+from collections.abc import Iterable, Sequence
+
+import dagster as dg
+import polars as pl
+
+from callaudit.schema import Table
+
+OWNERS = ["team:data-platform"]
+
+
+def column_schema(table: Table) -> dg.TableSchema:
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(name=c.name, type=str(c.dtype), description=c.description)
+            for c in table.columns
+        ]
+    )
+
+
+def table_metadata(table: Table) -> dict:
+    """Static metadata for an asset spec: schema and grain."""
+    return {
+        "dagster/column_schema": column_schema(table),
+        "grain": dg.MetadataValue.text(" × ".join(("day", *table.grain)) if table.grain else "day"),
+    }
+
+
+def markdown_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> dg.MetadataValue:
+    """A small markdown table for the UI (numbers with thousands separators)."""
+
+    def cell(value: object) -> str:
+        if isinstance(value, bool):
+            return str(value)
+        if isinstance(value, int):
+            return f"{value:,}"
+        if isinstance(value, float):
+            return f"{value:,.2f}"
+        return str(value).replace("|", "\\|")
+
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return dg.MetadataValue.md("\n".join(lines))
+
+
+def top_rows(frame: pl.DataFrame, by: str, columns: Sequence[str], n: int = 10) -> list[tuple]:
+    if frame.is_empty():
+        return []
+    return frame.sort(by, descending=True).head(n).select(columns).rows()

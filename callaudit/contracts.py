@@ -1,0 +1,323 @@
+"""Partner agreements (contracts.yaml): loading, validation and look-ups.
+
+The file is validated once, strictly: a typo in a limit must not silently disable the
+check it names. Errors name the file, line, partner, agreement and field.
+"""
+
+import datetime as dt
+import fnmatch
+import ipaddress
+import itertools
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+
+class ContractsError(ValueError):
+    """contracts.yaml is unreadable or breaks the format; the message says where."""
+
+
+class _FieldError(ValueError):
+    """A cross-field check failed; ``loc`` is the offending field relative to the model
+    that raised it, so the message can name the field and its line (pydantic would
+    otherwise only locate the whole model)."""
+
+    def __init__(self, message: str, loc: tuple[str | int, ...]) -> None:
+        super().__init__(message)
+        self.loc = loc
+
+
+class _Strict(BaseModel):
+    # strict: a quoted number or `true` in a limit is a mistake, not a value to coerce.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+#: Dates stay lax so both YAML dates and quoted ISO strings are accepted.
+_Day = Annotated[dt.date, Strict(False)]
+
+
+class Limits(_Strict):
+    calls_per_day: int | None = Field(default=None, ge=0)
+    items_per_month: int | None = Field(default=None, ge=0)
+    calls_per_minute: int | None = Field(default=None, ge=0)
+
+
+class Pricing(_Strict):
+    monthly_fee: float = Field(default=0.0, ge=0)
+    included_items: int = Field(default=0, ge=0)
+    overage_per_1k_items: float = Field(default=0.0, ge=0)
+
+
+class ListPricing(_Strict):
+    per_1k_items: float = Field(default=0.0, ge=0)
+    per_1k_calls: float = Field(default=0.0, ge=0)
+
+
+class RestrictedNetwork(_Strict):
+    cidr: str
+    label: str = Field(min_length=1)
+
+    @field_validator("cidr")
+    @classmethod
+    def _valid_cidr(cls, value: str) -> str:
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError as exc:
+            raise ValueError(f"not a CIDR network: {value!r}") from exc
+        return value
+
+    @cached_property
+    def network(self) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+        return ipaddress.ip_network(self.cidr, strict=False)
+
+
+_GLOB_ALLOWED = re.compile(r"^[A-Z]+ /[^\s]*$")
+
+
+class Agreement(_Strict):
+    id: str = Field(min_length=1)
+    start: _Day
+    end: _Day | None = None
+    apps: list[str] | None = None
+    endpoints: list[str] | None = None
+    limits: Limits = Limits()
+    pricing: Pricing = Pricing()
+    allow_networks: list[str] = []
+
+    @field_validator("endpoints")
+    @classmethod
+    def _valid_globs(cls, value: list[str] | None) -> list[str] | None:
+        for pattern in value or []:
+            if not _GLOB_ALLOWED.match(pattern):
+                raise ValueError(
+                    f"endpoint glob {pattern!r} must look like 'METHOD /route/*' "
+                    "(upper-case method, one space, a path starting with /)"
+                )
+            if pattern.count("[") != pattern.count("]"):
+                raise ValueError(f"endpoint glob {pattern!r} has an unbalanced '['")
+        return value
+
+    @model_validator(mode="after")
+    def _end_after_start(self) -> "Agreement":
+        if self.end is not None and self.end < self.start:
+            raise _FieldError(f"end {self.end} is before start {self.start}", ("end",))
+        return self
+
+    def in_force(self, day: dt.date) -> bool:
+        return self.start <= day and (self.end is None or day <= self.end)
+
+    def allows_app(self, app_id: str) -> bool:
+        return self.apps is None or app_id in self.apps
+
+    def allows_endpoint(self, endpoint: str) -> bool:
+        """Glob match where ``*`` also matches ``/`` (fnmatch semantics)."""
+        if self.endpoints is None:
+            return True
+        return any(fnmatch.fnmatchcase(endpoint, pattern) for pattern in self.endpoints)
+
+
+class Partner(_Strict):
+    id: str = Field(min_length=1)
+    name: str | None = None
+    agreements: list[Agreement] = []
+
+    @model_validator(mode="after")
+    def _no_overlap(self) -> "Partner":
+        seen: set[str] = set()
+        for index, agreement in enumerate(self.agreements):
+            if agreement.id in seen:
+                raise _FieldError(
+                    f"agreement id {agreement.id!r} is used twice",
+                    ("agreements", index, "id"),
+                )
+            seen.add(agreement.id)
+        order = sorted(range(len(self.agreements)), key=lambda i: self.agreements[i].start)
+        for i, j in itertools.pairwise(order):
+            before, after = self.agreements[i], self.agreements[j]
+            if before.end is None or before.end >= after.start:
+                raise _FieldError(
+                    f"starts {after.start}, while agreement {before.id!r} "
+                    f"({before.start}..{before.end or 'open-ended'}) is still in force: "
+                    "agreements of one partner must not overlap",
+                    ("agreements", j, "start"),
+                )
+        return self
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.id
+
+    def agreement_on(self, day: dt.date) -> Agreement | None:
+        for agreement in self.agreements:
+            if agreement.in_force(day):
+                return agreement
+        return None
+
+
+class Contracts(_Strict):
+    currency: str = "USD"
+    list_pricing: ListPricing = ListPricing()
+    restricted_networks: list[RestrictedNetwork] = []
+    partners: list[Partner] = []
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Contracts":
+        seen: set[str] = set()
+        for index, partner in enumerate(self.partners):
+            if partner.id in seen:
+                raise _FieldError(
+                    f"partner id {partner.id!r} is used twice", ("partners", index, "id")
+                )
+            seen.add(partner.id)
+        labels = {n.label for n in self.restricted_networks}
+        for p_index, partner in enumerate(self.partners):
+            for a_index, agreement in enumerate(partner.agreements):
+                unknown = sorted(set(agreement.allow_networks) - labels)
+                if unknown:
+                    raise _FieldError(
+                        f"names network labels {unknown} that restricted_networks does not define",
+                        ("partners", p_index, "agreements", a_index, "allow_networks"),
+                    )
+        return self
+
+    @cached_property
+    def by_id(self) -> dict[str, Partner]:
+        return {p.id: p for p in self.partners}
+
+    def partner(self, partner_id: str) -> Partner | None:
+        return self.by_id.get(partner_id)
+
+    def agreement_on(self, partner_id: str, day: dt.date) -> Agreement | None:
+        partner = self.by_id.get(partner_id)
+        return partner.agreement_on(day) if partner else None
+
+    def display_name(self, partner_id: str) -> str:
+        partner = self.by_id.get(partner_id)
+        return partner.display_name if partner else partner_id
+
+
+@dataclass(frozen=True)
+class _Located:
+    line: int
+    what: str
+
+
+def _line_index(text: str) -> dict[tuple[Any, ...], int]:
+    """Map each YAML path (keys and list indices) to its 1-based line number."""
+    index: dict[tuple[Any, ...], int] = {}
+
+    def walk(node: yaml.Node, path: tuple[Any, ...]) -> None:
+        index[path] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                child = (*path, key.value)
+                index[child] = key.start_mark.line + 1
+                walk(value, child)
+                index[child] = key.start_mark.line + 1
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                walk(item, (*path, i))
+
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    if root is not None:
+        walk(root, ())
+    return index
+
+
+def _describe(loc: tuple[Any, ...], raw: Any) -> str:
+    """Say 'partner X, agreement Y, field Z' for a pydantic error location."""
+    parts: list[str] = []
+    node = raw
+    fields: list[str] = []
+    for i, key in enumerate(loc):
+        if isinstance(node, dict) and key in node:
+            node = node[key]
+        elif isinstance(node, list) and isinstance(key, int) and key < len(node):
+            node = node[key]
+            parent = loc[i - 1] if i else None
+            if parent == "partners" and isinstance(node, dict):
+                parts.append(f"partner {node.get('id', f'#{key + 1}')!r}")
+                continue
+            if parent == "agreements" and isinstance(node, dict):
+                parts.append(f"agreement {node.get('id', f'#{key + 1}')!r}")
+                continue
+            if parent == "restricted_networks" and isinstance(node, dict):
+                parts.append(f"restricted network #{key + 1}")
+                continue
+        if key not in ("partners", "agreements", "restricted_networks") and not isinstance(
+            key, int
+        ):
+            fields.append(str(key))
+        elif isinstance(key, int) and fields:
+            fields[-1] = f"{fields[-1]}[{key}]"
+    if fields:
+        parts.append("field " + ".".join(fields))
+    return ", ".join(parts) or "top level"
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that leaves dates as text: PyYAML raises a bare ValueError for an
+    impossible date such as 2022-02-30, pydantic reports it with its field."""
+
+
+_Loader.add_constructor(
+    "tag:yaml.org,2002:timestamp", lambda loader, node: loader.construct_scalar(node)
+)
+
+
+def parse_contracts(text: str, source: str = "contracts.yaml") -> Contracts:
+    """Parse and validate agreements from YAML text; errors name line and field."""
+    try:
+        raw = yaml.load(text, Loader=_Loader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise ContractsError(f"{source}:{where} is not valid YAML: {exc}") from exc
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ContractsError(f"{source}: line 1: expected a mapping at the top level")
+    try:
+        return Contracts.model_validate(raw)
+    except ValidationError as exc:
+        lines = _line_index(text)
+        messages = []
+        for error in exc.errors():
+            loc = tuple(error["loc"])
+            cause = error.get("ctx", {}).get("error")
+            if isinstance(cause, _FieldError):
+                loc = (*loc, *cause.loc)
+            line = None
+            for cut in range(len(loc), -1, -1):
+                if loc[:cut] in lines:
+                    line = lines[loc[:cut]]
+                    break
+            msg = error["msg"].removeprefix("Value error, ")
+            if error["type"] == "extra_forbidden":
+                msg = "unknown key (not part of the contracts format)"
+            messages.append(f"{source}: line {line}: {_describe(loc, raw)}: {msg}")
+        raise ContractsError("\n".join(messages)) from None
+
+
+def load_contracts(path: str | Path) -> Contracts:
+    """Read and validate a contracts.yaml file (local path or s3:// URL)."""
+    from callaudit.storage import read_text
+
+    try:
+        text = read_text(str(path))
+    except FileNotFoundError:
+        raise ContractsError(f"{path}: contracts file not found") from None
+    return parse_contracts(text, source=str(path))

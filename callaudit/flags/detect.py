@@ -1,0 +1,56 @@
+"""All flags of a range of days: exact rule flags plus statistical volume flags."""
+
+import datetime as dt
+from dataclasses import dataclass
+
+import polars as pl
+
+from callaudit.contracts import Contracts
+from callaudit.flags.rules import FLAG_COLUMNS, rule_flags, with_agreement
+from callaudit.flags.settings import DetectorSettings
+from callaudit.flags.volume import history_days_needed, volume_flags
+from callaudit.schema import DATE_COLUMN
+
+__all__ = ["FlagResult", "detect_flags", "history_days_needed"]
+
+
+@dataclass(frozen=True)
+class FlagResult:
+    """``flags``: anomaly_flags rows with a leading ``date`` column, only names from
+    FLAG_NAMES. ``notes``: days a detector could not score (e.g. insufficient_history),
+    for run metadata; they are not flags."""
+
+    flags: pl.DataFrame
+    notes: pl.DataFrame
+
+    def for_day(self, day: dt.date) -> pl.DataFrame:
+        """One day's flags without the date column: an anomaly_flags partition."""
+        return self.flags.filter(pl.col(DATE_COLUMN) == day).drop(DATE_COLUMN)
+
+
+def detect_flags(
+    start: dt.date,
+    end: dt.date,
+    partner_daily: pl.DataFrame,
+    usage_daily: pl.DataFrame,
+    network_daily: pl.DataFrame,
+    contracts: Contracts,
+    settings: DetectorSettings | None = None,
+) -> FlagResult:
+    """Flags for every day in [start, end].
+
+    ``partner_daily`` must include the ``history_days_needed(settings)`` days before
+    ``start`` (fewer only at the start of the data); ``usage_daily`` and
+    ``network_daily`` need only [start, end]. All three carry a ``date`` column.
+    """
+    settings = settings or DetectorSettings()
+    rules = rule_flags(partner_daily, usage_daily, network_daily, contracts, start=start, end=end)
+    volume = volume_flags(partner_daily, settings, start=start, end=end, contracts=contracts)
+    # A volume flag names the agreement in force that day, like the rule flags do.
+    volume_rows = with_agreement(volume.flags.drop("agreement_id"), contracts).select(
+        list(FLAG_COLUMNS)
+    )
+    flags = pl.concat([rules, volume_rows], how="vertical").sort(
+        [DATE_COLUMN, "partner_id", "flag", "metric"]
+    )
+    return FlagResult(flags=flags, notes=volume.notes.sort([DATE_COLUMN, "partner_id", "metric"]))

@@ -1,0 +1,224 @@
+"""One I/O layer for local folders and s3:// object stores.
+
+Everything callaudit reads or writes goes through here, so the pipeline runs the same
+on a laptop folder and on an S3-compatible store. Writes are atomic: a reader sees the
+previous file or the new one, never half of one (temporary name then rename locally; a
+single PUT on an object store, which S3 makes visible whole).
+
+S3 settings come from the usual environment: AWS_ENDPOINT_URL (for MinIO, moto and
+friends), AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION.
+"""
+
+import datetime as dt
+import io
+import os
+import re
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import fsspec
+import polars as pl
+import pyarrow.parquet as pq
+
+DAY_FOLDER = re.compile(r"date=(\d{4}-\d{2}-\d{2})$")
+
+
+def is_remote(url: str) -> bool:
+    return "://" in url and not url.startswith("file://")
+
+
+def _strip_file_scheme(url: str) -> str:
+    return url[len("file://") :] if url.startswith("file://") else url
+
+
+def join(base: str, *parts: str) -> str:
+    """Join path segments with '/', for local paths and URLs alike."""
+    base = _strip_file_scheme(base).rstrip("/")
+    return "/".join([base, *(p.strip("/") for p in parts)])
+
+
+def filesystem(url: str) -> fsspec.AbstractFileSystem:
+    """The fsspec filesystem for ``url`` (local unless it has a scheme)."""
+    if is_remote(url):
+        protocol = url.split("://", 1)[0]
+        if protocol in ("s3", "s3a"):
+            kwargs: dict = {}
+            endpoint = os.environ.get("AWS_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL_S3")
+            if endpoint:
+                kwargs["endpoint_url"] = endpoint
+            return fsspec.filesystem("s3", skip_instance_cache=False, **kwargs)
+        return fsspec.filesystem(protocol)
+    return fsspec.filesystem("file")
+
+
+def _fs_path(url: str) -> str:
+    url = _strip_file_scheme(url)
+    return url.split("://", 1)[1] if is_remote(url) else url
+
+
+def _url(url_like: str, path: str) -> str:
+    """Re-attach the scheme of ``url_like`` to a path returned by fsspec."""
+    if is_remote(url_like):
+        return url_like.split("://", 1)[0] + "://" + path.lstrip("/")
+    return path
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    """What the late-data sensor and the data-version hash look at."""
+
+    url: str
+    size: int
+    mtime: float
+
+
+def _mtime(info: dict) -> float:
+    for key in ("mtime", "LastModified", "last_modified", "created"):
+        value = info.get(key)
+        if value is None:
+            continue
+        if isinstance(value, dt.datetime):
+            return value.timestamp()
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            continue
+    return 0.0
+
+
+def exists(url: str) -> bool:
+    return filesystem(url).exists(_fs_path(url))
+
+
+def list_files(prefix: str, suffix: str = ".parquet") -> list[FileInfo]:
+    """Files directly under ``prefix`` ending in ``suffix``, sorted by name.
+
+    Hidden and temporary files (leading '.' or '_') are skipped: they are writes in
+    progress or tool droppings, not data.
+    """
+    fs = filesystem(prefix)
+    path = _fs_path(prefix)
+    try:
+        entries = fs.ls(path, detail=True)
+    except FileNotFoundError:
+        return []
+    files = []
+    for entry in entries:
+        if entry.get("type") not in ("file", None) and entry.get("type") != "FILE":
+            continue
+        name = entry["name"].rstrip("/").rsplit("/", 1)[-1]
+        if name.startswith((".", "_")) or not name.endswith(suffix):
+            continue
+        files.append(FileInfo(_url(prefix, entry["name"]), int(entry.get("size") or 0), _mtime(entry)))
+    return sorted(files, key=lambda f: f.url)
+
+
+def list_day_folders(archive: str) -> dict[dt.date, str]:
+    """The ``date=YYYY-MM-DD`` folders of a hive-style archive, by day."""
+    fs = filesystem(archive)
+    try:
+        entries = fs.ls(_fs_path(archive), detail=True)
+    except FileNotFoundError:
+        return {}
+    days: dict[dt.date, str] = {}
+    for entry in entries:
+        if entry.get("type") not in ("directory", "DIRECTORY"):
+            continue
+        match = DAY_FOLDER.search(entry["name"].rstrip("/"))
+        if match:
+            days[dt.date.fromisoformat(match.group(1))] = _url(archive, entry["name"].rstrip("/"))
+    return dict(sorted(days.items()))
+
+
+def day_folder(base: str, day: dt.date) -> str:
+    return join(base, f"date={day.isoformat()}")
+
+
+def read_bytes(url: str) -> bytes:
+    with filesystem(url).open(_fs_path(url), "rb") as handle:
+        return handle.read()
+
+
+def read_text(url: str) -> str:
+    if not is_remote(url) and not Path(_strip_file_scheme(url)).exists():
+        raise FileNotFoundError(url)
+    return read_bytes(url).decode("utf-8")
+
+
+def write_bytes_atomic(url: str, data: bytes) -> None:
+    """Write ``data`` so that readers see the old content or the new, never a part."""
+    if is_remote(url):
+        filesystem(url).pipe_file(_fs_path(url), data)
+        return
+    path = Path(_strip_file_scheme(url))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_text_atomic(url: str, text: str) -> None:
+    write_bytes_atomic(url, text.encode("utf-8"))
+
+
+def delete(url: str) -> None:
+    fs = filesystem(url)
+    path = _fs_path(url)
+    if fs.exists(path):
+        fs.rm(path, recursive=True)
+
+
+def parquet_schema(url: str) -> dict[str, str]:
+    """Column name -> Arrow type name, from the file footer only."""
+    if is_remote(url):
+        with filesystem(url).open(_fs_path(url), "rb") as handle:
+            schema = pq.read_schema(handle)
+    else:
+        schema = pq.read_schema(_strip_file_scheme(url))
+    return {field.name: str(field.type) for field in schema}
+
+
+def read_parquet(url: str, columns: Iterable[str] | None = None) -> pl.DataFrame:
+    """Read one Parquet file eagerly (local path or object-store URL)."""
+    cols = list(columns) if columns is not None else None
+    if is_remote(url):
+        return pl.read_parquet(io.BytesIO(read_bytes(url)), columns=cols)
+    return pl.read_parquet(_strip_file_scheme(url), columns=cols)
+
+
+def write_parquet(frame: pl.DataFrame, url: str, compression: str = "zstd") -> None:
+    """Write a frame as one Parquet file, atomically."""
+    buffer = io.BytesIO()
+    frame.write_parquet(buffer, compression=compression, statistics=True)
+    write_bytes_atomic(url, buffer.getvalue())
+
+
+def list_tree(prefix: str, suffix: str = ".parquet") -> list[FileInfo]:
+    """Every file under ``prefix`` at any depth ending in ``suffix``, sorted by URL.
+
+    One recursive listing (a paginated LIST without delimiter on an object store), so
+    scanning a whole archive costs one call rather than one per day folder. Hidden and
+    temporary files are skipped as in ``list_files``.
+    """
+    fs = filesystem(prefix)
+    try:
+        entries = fs.find(_fs_path(prefix), detail=True)
+    except FileNotFoundError:
+        return []
+    files = []
+    for path, entry in entries.items():
+        if entry.get("type") not in ("file", None) and entry.get("type") != "FILE":
+            continue
+        name = path.rstrip("/").rsplit("/", 1)[-1]
+        if name.startswith((".", "_")) or not name.endswith(suffix):
+            continue
+        files.append(FileInfo(_url(prefix, path), int(entry.get("size") or 0), _mtime(entry)))
+    return sorted(files, key=lambda f: f.url)

@@ -1,0 +1,15 @@
+"""The code location: every asset, check, job, schedule, sensor and resource."""
+
+import dagster as dg
+
+from assets.daily import daily_tables
+from assets.flags import anomaly_flags
+from assets.raw import partner_contracts, raw_call_logs
+from assets.resources import CallauditConfig
+from pipelines.jobs import daily_job
+
+defs = dg.Definitions(
+    assets=[raw_call_logs, partner_contracts, daily_tables, anomaly_flags],
+    jobs=[daily_job],
+    resources={"callaudit": CallauditConfig()},
+)

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Create .venv and install callaudit with its test tools. Idempotent; safe to re-run.
+# Set CALLAUDIT_INSTALL_BROWSER=1 to also install Debian's chromium (needs root + apt),
+# which the report's PDF rendering and the browser tests use.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+stamp=.venv/.callaudit-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  .venv/bin/python -m pip install --quiet --upgrade pip
+  .venv/bin/python -m pip install --quiet -e ".[dev]"
+  touch "$stamp"
+fi
+
+if [ "${CALLAUDIT_INSTALL_BROWSER:-0}" = "1" ] && ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "setup: chromium not installed (needs root and apt-get); browser tests will skip" >&2
+  fi
+fi

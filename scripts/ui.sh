@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Open the Dagster UI on 127.0.0.1:3000 (PORT to change) with the sample year already
+# materialised: runs the demo first if there is no warehouse yet.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ ! -d data/warehouse/usage_daily ]; then
+  scripts/demo.sh
+fi
+scripts/setup.sh
+export GX_ANALYTICS_ENABLED=false
+exec .venv/bin/callaudit dev --port "${PORT:-3000}"
