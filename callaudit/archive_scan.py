@@ -10,6 +10,7 @@ the raw archive's data version per partition in Dagster.
 import datetime as dt
 import hashlib
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from callaudit import storage
 
@@ -32,19 +33,39 @@ def _digest(lines: list[str]) -> str:
     return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()[:16]
 
 
-def fingerprint_days(archive: str) -> dict[dt.date, str]:
-    """Day -> fingerprint of the Parquet files in that day's folder, in day order.
+#: The fingerprint of a day with no files (never delivered, or every file removed).
+NO_FILES = "no-files"
+
+
+@dataclass(frozen=True)
+class DayFiles:
+    """What one scan saw in a day folder."""
+
+    fingerprint: str
+    files: int
+    bytes: int
+
+
+def scan_days(archive: str) -> dict[dt.date, DayFiles]:
+    """Day -> its Parquet files' fingerprint, count and size, in day order.
 
     Days without a Parquet file are absent: an empty folder holds no data yet.
     """
-    lines_by_day: dict[dt.date, list[str]] = {}
+    infos_by_day: dict[dt.date, list[storage.FileInfo]] = {}
     for info in storage.list_tree(archive):
         day = _day_of(info.url)
-        if day is None:
-            continue
-        name = info.url.rsplit("/", 1)[-1]
-        lines_by_day.setdefault(day, []).append(f"{name}\t{info.size}\t{info.mtime:.6f}")
-    return {day: _digest(sorted(lines)) for day, lines in sorted(lines_by_day.items())}
+        if day is not None:
+            infos_by_day.setdefault(day, []).append(info)
+    scanned = {}
+    for day, infos in sorted(infos_by_day.items()):
+        lines = sorted(f"{i.url.rsplit('/', 1)[-1]}\t{i.size}\t{i.mtime:.6f}" for i in infos)
+        scanned[day] = DayFiles(_digest(lines), len(infos), sum(i.size for i in infos))
+    return scanned
+
+
+def fingerprint_days(archive: str) -> dict[dt.date, str]:
+    """Day -> fingerprint of the Parquet files in that day's folder, in day order."""
+    return {day: seen.fingerprint for day, seen in scan_days(archive).items()}
 
 
 def changed_days(previous: Mapping[dt.date, str], current: Mapping[dt.date, str]) -> list[dt.date]:

@@ -156,10 +156,10 @@ def write_bytes_atomic(url: str, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
+        # No fsync: a crash can lose the newest partition, never expose half of one,
+        # and re-running the day rebuilds it. Syncing 5 files a day cost more than the work.
         with open(tmp, "wb") as handle:
             handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

@@ -73,7 +73,18 @@ def cmd_generate(args: argparse.Namespace) -> int:
         end=args.end,
         progress=not args.quiet,
     )
-    print(summary.describe() if hasattr(summary, "describe") else summary)
+    rows = summary.rows
+    quarantined = sum(v for k, v in rows.items() if k.startswith("quarantined_"))
+    print(
+        f"{summary.scenario} seed {summary.seed} scale {summary.scale}: {summary.days} days "
+        f"{summary.start}..{summary.end}, {summary.files:,} files, {rows['written']:,} rows "
+        f"({rows['valid']:,} valid, {rows['duplicates']:,} duplicates, {quarantined:,} bad) "
+        f"in {summary.seconds:.1f}s ({summary.rows_per_second:,.0f} rows/s)"
+    )
+    planted = ", ".join(f"{k} {v}" for k, v in sorted(summary.planted.items()))
+    print(f"planted (truth/flags.csv): {planted or 'none'}")
+    for name, path in summary.paths.items():
+        print(f"{name}: {path}")
     return 0
 
 
@@ -187,14 +198,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from callaudit.flags.evaluate import evaluate, format_evaluation, read_truth
 
     locations = _export_locations(args)
-    truth = read_truth(args.truth)
+    truth_path = args.truth
+    if not truth_path.endswith(".csv"):
+        truth_path = truth_path.rstrip("/") + "/flags.csv"
+    truth = read_truth(truth_path)
     if truth.is_empty():
         raise CliError(f"no ground truth rows in {args.truth}")
     start = args.start or truth["date"].min()
     end = args.end or truth["date"].max()
     flags = wh.read_range(locations["warehouse"], "anomaly_flags", start, end)
-    truth = truth.filter((truth["date"] >= start) & (truth["date"] <= end))
-    print(format_evaluation(evaluate(flags, truth)))
+    print(format_evaluation(evaluate(flags, truth, start=start, end=end)))
     return 0
 
 

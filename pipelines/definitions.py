@@ -7,9 +7,13 @@ from assets.flags import anomaly_flags
 from assets.raw import partner_contracts, raw_call_logs
 from assets.resources import CallauditConfig
 from pipelines.jobs import daily_job
+from pipelines.schedules import SCHEDULES
+from pipelines.sensors import SENSORS
 
 defs = dg.Definitions(
     assets=[raw_call_logs, partner_contracts, daily_tables, anomaly_flags],
     jobs=[daily_job],
+    schedules=SCHEDULES,
+    sensors=SENSORS,
     resources={"callaudit": CallauditConfig()},
 )

@@ -53,9 +53,9 @@ def data_size(num_bytes: int) -> str:
     return f"{scaled:.{decimals}f} {_BYTE_UNITS[exponent]}"
 
 
-def money(amount: float, currency: str) -> str:
-    """42000 -> "42,000.00 USD"."""
-    return f"{amount:,.2f} {currency}"
+def money(amount: float, currency: str, decimals: int = 2) -> str:
+    """42000 -> "42,000.00 USD" (``decimals=0`` for summary cards: "42,000 USD")."""
+    return f"{amount:,.{decimals}f} {currency}"
 
 
 def day(value: dt.date) -> str:
@@ -87,3 +87,12 @@ def possessive(name: str) -> str:
 
 def plural(count: int, word: str, many: str | None = None) -> str:
     return f"{thousands(count)} {word if count == 1 else (many or word + 's')}"
+
+
+def short(value: float) -> str:
+    """Axis labels: 1234567 -> "1.2M", 850000 -> "850k", 12 -> "12"."""
+    for size, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= size:
+            scaled = value / size
+            return f"{scaled:.1f}".removesuffix(".0") + suffix if scaled < 10 else f"{scaled:.0f}{suffix}"
+    return f"{value:.0f}"

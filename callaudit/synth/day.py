@@ -122,6 +122,12 @@ def _stats(plan: Plan, dicts: Dictionaries, rows: DayRows) -> dict[str, PartnerS
     }
 
 
+def _dictionary(dicts: Dictionaries, attribute: str) -> pa.Array:
+    if attribute not in dicts.arrow:
+        dicts.arrow[attribute] = pa.array(getattr(dicts, attribute), type=pa.string())
+    return dicts.arrow[attribute]
+
+
 def _table(
     dicts: Dictionaries, columns: dict[str, np.ndarray], nulls: dict[str, np.ndarray]
 ) -> pa.Table:
@@ -130,7 +136,7 @@ def _table(
         values, mask = columns[name], nulls.get(name)
         if name in DICTIONARY_COLUMNS:
             indices = pa.array(values, type=pa.int32(), mask=mask)
-            dictionary = pa.array(getattr(dicts, DICTIONARY_COLUMNS[name]), type=pa.string())
+            dictionary = _dictionary(dicts, DICTIONARY_COLUMNS[name])
             arrays.append(pa.DictionaryArray.from_arrays(indices, dictionary))
         elif name == "ts":
             arrays.append(pa.array(values, type=pa.int64(), mask=mask).view(_TYPES["ts"]))

@@ -6,7 +6,7 @@ dictionary arrays without hashing millions of strings.
 """
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -62,6 +62,7 @@ class Dictionaries:
     route_cum: np.ndarray  # combined per-partner cumulative weights (see _combined_cum)
     ip_cum: np.ndarray
     error_rate: np.ndarray  # per partner
+    arrow: dict = field(default_factory=dict)  # the string lists as Arrow arrays, built once
 
 
 def build_dictionaries(plan: Plan) -> Dictionaries:

@@ -1,0 +1,257 @@
+"""Asset checks: every table callaudit writes is validated before anything is built on it.
+
+Each check runs a Great Expectations suite from ``expectations/`` or an exact
+reconciliation (callaudit.validation) over all the days of the run: a nightly run checks
+its day, a backfill chunk its whole range in one pass. Checks are blocking: a critical
+failure fails the check with ERROR, and Dagster does not run anomaly_flags (after the
+daily tables) or the report (after the flags) in that run. Per day, the outcome is in
+the check's metadata (``failed_days``, ``failures``) and in the ``validation_results``
+warehouse table, one partition per day.
+"""
+
+import datetime as dt
+
+import dagster as dg
+
+from assets.metadata import markdown_table
+from assets.resources import CallauditConfig
+from callaudit.dates import days_of_partition_keys
+from callaudit.validation import (
+    CheckReport,
+    record_findings,
+    validate_daily_tables,
+    validate_flags,
+    validate_summary,
+)
+from callaudit.validation import daily as daily_checks
+from callaudit.validation import report as report_checks
+from callaudit.validation.outcome import CRITICAL, WARNING
+from callaudit.validation.report import load_summary
+
+#: Failure rows shown in a check's metadata; the full list is in validation_results.
+MAX_FAILURE_ROWS = 25
+
+
+def run_days(context: dg.AssetCheckExecutionContext) -> list[dt.date]:
+    """The days of the run: one partition, or a backfill chunk's range."""
+    op = context.op_execution_context
+    if not (op.has_partition_key or op.has_partition_key_range):
+        raise dg.Failure(
+            "callaudit's daily checks run for a day or a range of days: pick a partition"
+        )
+    return days_of_partition_keys(op.partition_keys)
+
+
+def _days_text(days: list[dt.date]) -> str:
+    if not days:
+        return "none"
+    return ", ".join(d.isoformat() for d in days)
+
+
+def check_result(report: CheckReport, asset_key: str) -> dg.AssetCheckResult:
+    """A Dagster check result for a report: which expectations failed, on which days, how
+    many rows, and a few offending values."""
+    critical = report.failures(CRITICAL)
+    failing = critical or report.failures(WARNING)
+    span = f"{report.days[0]} .. {report.days[-1]}" if report.days else "none"
+    rows = [
+        (f.day.isoformat(), f.label, f.severity, f.unexpected_count, "; ".join(f.sample)[:300])
+        for f in sorted(failing, key=lambda f: (f.day, f.label))[:MAX_FAILURE_ROWS]
+    ]
+    metadata = {
+        "days": dg.MetadataValue.text(span),
+        "days_checked": len(report.days),
+        "failed_days": dg.MetadataValue.text(_days_text(report.failed_days(CRITICAL))),
+        "failed_day_count": len(report.failed_days(CRITICAL)),
+        "warning_days": dg.MetadataValue.text(_days_text(report.failed_days(WARNING))),
+        "failed_expectations": dg.MetadataValue.text(
+            ", ".join(sorted({f.label for f in failing})) or "none"
+        ),
+        "unexpected_rows": sum(f.unexpected_count for f in failing),
+        "expectations_evaluated": len({f.label for f in report.findings}),
+        "seconds": round(report.seconds, 3),
+    }
+    if rows:
+        metadata["failures"] = markdown_table(
+            ["day", "expectation", "severity", "unexpected rows", "offending values"], rows
+        )
+    return dg.AssetCheckResult(
+        asset_key=asset_key,
+        check_name=report.check,
+        passed=not failing,
+        severity=dg.AssetCheckSeverity.ERROR if critical else dg.AssetCheckSeverity.WARN,
+        description=report.summary(),
+        metadata=metadata,
+    )
+
+
+def _suite_description(table: str) -> str:
+    return (
+        f"Great Expectations suite `expectations/{table}.json` on every day of the run: "
+        "columns and types, non-null keys, unique grain, non-negative counts, sane ranges, "
+        "rows per day within bounds."
+    )
+
+
+DAILY_CHECK_SPECS = [
+    dg.AssetCheckSpec(
+        daily_checks.USAGE_SUITE,
+        asset="usage_daily",
+        blocking=True,
+        description=_suite_description("usage_daily"),
+    ),
+    dg.AssetCheckSpec(
+        daily_checks.USAGE_MATCHES_INGEST,
+        asset="usage_daily",
+        blocking=True,
+        additional_deps=["ingest_daily"],
+        description="Exact: the day's usage_daily calls add up to ingest_daily rows_valid.",
+    ),
+    dg.AssetCheckSpec(
+        daily_checks.PARTNER_SUITE,
+        asset="partner_daily",
+        blocking=True,
+        description=_suite_description("partner_daily"),
+    ),
+    dg.AssetCheckSpec(
+        daily_checks.PARTNER_MATCHES_USAGE,
+        asset="partner_daily",
+        blocking=True,
+        additional_deps=["usage_daily"],
+        description=(
+            "Exact: partner_daily equals usage_daily rolled up per partner (calls, items, "
+            "bytes, errors, restricted calls, distinct apps and endpoints)."
+        ),
+    ),
+    dg.AssetCheckSpec(
+        daily_checks.INGEST_SUITE,
+        asset="ingest_daily",
+        blocking=True,
+        description=_suite_description("ingest_daily"),
+    ),
+    dg.AssetCheckSpec(
+        daily_checks.INGEST_ADDS_UP,
+        asset="ingest_daily",
+        blocking=True,
+        description=(
+            "Exact: rows_read = rows_valid + duplicates + quarantined, and quarantined is "
+            "the sum of its reasons."
+        ),
+    ),
+]
+
+
+@dg.multi_asset_check(
+    specs=DAILY_CHECK_SPECS,
+    name="daily_table_checks",
+    description="Validates usage_daily, partner_daily and ingest_daily for the run's days.",
+)
+def daily_table_checks(context: dg.AssetCheckExecutionContext, callaudit: CallauditConfig):
+    days = run_days(context)
+    reports = validate_daily_tables(callaudit.warehouse, days)
+    record_findings(
+        callaudit.warehouse, [f for r in reports.values() for f in r.findings], reports.keys()
+    )
+    for report in reports.values():
+        context.log.info(report.summary())
+        yield check_result(report, report.table)
+
+
+FLAG_CHECK_SPECS = [
+    dg.AssetCheckSpec(
+        daily_checks.FLAGS_SUITE,
+        asset="anomaly_flags",
+        blocking=True,
+        description=(
+            _suite_description("anomaly_flags") + " Flag names and severities are the stable ones."
+        ),
+    ),
+    dg.AssetCheckSpec(
+        daily_checks.UNKNOWN_PARTNERS_FLAGGED,
+        asset="anomaly_flags",
+        blocking=True,
+        additional_deps=["usage_daily", "partner_contracts"],
+        description=(
+            "Every partner in usage_daily is in contracts.yaml or has an explicit "
+            "no_agreement flag that day."
+        ),
+    ),
+]
+
+
+@dg.multi_asset_check(
+    specs=FLAG_CHECK_SPECS,
+    name="anomaly_flags_checks",
+    description="Validates anomaly_flags for the run's days.",
+)
+def anomaly_flags_checks(context: dg.AssetCheckExecutionContext, callaudit: CallauditConfig):
+    days = run_days(context)
+    known = [p.id for p in callaudit.load_contracts().partners]
+    reports = validate_flags(callaudit.warehouse, days, known)
+    record_findings(
+        callaudit.warehouse, [f for r in reports.values() for f in r.findings], reports.keys()
+    )
+    for report in reports.values():
+        context.log.info(report.summary())
+        yield check_result(report, report.table)
+
+
+def report_summary_checks(asset: str = "yearly_report") -> dg.AssetChecksDefinition:
+    """Checks of the yearly report's ``<reports>/<year>/summary.json``, for the report
+    asset ``asset`` (yearly partitions): its partners against the ``report_summary``
+    suite, and its totals against the sum of the year's daily partitions."""
+    specs = [
+        dg.AssetCheckSpec(
+            report_checks.SUMMARY_SUITE,
+            asset=asset,
+            blocking=True,
+            description=(
+                "Great Expectations suite `expectations/report_summary.json` on the partners "
+                "of summary.json: one entry per partner, non-negative figures, day counts "
+                "within the year."
+            ),
+        ),
+        dg.AssetCheckSpec(
+            report_checks.SUMMARY_MATCHES_DAYS,
+            asset=asset,
+            blocking=True,
+            additional_deps=["partner_daily", "ingest_daily"],
+            description=(
+                "Exact: the summary's totals equal the sum of its partners and of the year's "
+                "partner_daily days; each partner's calls, items, bytes and active days equal "
+                "its days; data_quality rows_read, duplicates and quarantined equal ingest_daily."
+            ),
+        ),
+    ]
+
+    @dg.multi_asset_check(
+        specs=specs,
+        name=f"{asset}_summary_checks",
+        description="Validates the report's summary.json against the suite and the days.",
+    )
+    def _summary_checks(context: dg.AssetCheckExecutionContext, callaudit: CallauditConfig):
+        op = context.op_execution_context
+        if not (op.has_partition_key or op.has_partition_key_range):
+            raise dg.Failure("the report checks run for a year: pick a partition")
+        reports: dict[str, list[CheckReport]] = {}
+        for key in op.partition_keys:
+            year = int(key[:4])
+            summary = load_summary(callaudit.reports, year)
+            for name, report in validate_summary(summary, callaudit.warehouse, year).items():
+                reports.setdefault(name, []).append(report)
+        for name, per_year in reports.items():
+            merged = CheckReport(
+                name,
+                "report_summary",
+                [d for r in per_year for d in r.days],
+                [f for r in per_year for f in r.findings],
+                sum(r.seconds for r in per_year),
+            )
+            yield check_result(merged, asset)
+
+    return _summary_checks
+
+
+DAILY_CHECKS = [daily_table_checks]
+FLAG_CHECKS = [anomaly_flags_checks]
+REPORT_CHECKS = [report_summary_checks("yearly_report")]

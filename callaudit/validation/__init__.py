@@ -1,0 +1,21 @@
+"""Validation of callaudit's tables: GX suites from ``expectations/`` and exact
+reconciliations, reported per day. No Dagster import; GX is imported lazily."""
+
+from callaudit.validation.daily import validate_daily_tables, validate_flags
+from callaudit.validation.outcome import CheckReport, Finding
+from callaudit.validation.report import validate_summary
+from callaudit.validation.results import VALIDATION_RESULTS, failed_days, record_findings
+from callaudit.validation.runner import SuiteResult, run_suite
+
+__all__ = [
+    "VALIDATION_RESULTS",
+    "CheckReport",
+    "Finding",
+    "SuiteResult",
+    "failed_days",
+    "record_findings",
+    "run_suite",
+    "validate_daily_tables",
+    "validate_flags",
+    "validate_summary",
+]

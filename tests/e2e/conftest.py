@@ -1,0 +1,84 @@
+"""A real `dagster dev` (webserver + daemon) on 127.0.0.1 over a tiny generated archive.
+
+Started once per module in its own process session and stopped by PID, whatever the
+tests do. Everything it writes (instance, archive, warehouse) lives in a tmp folder.
+"""
+
+import datetime as dt
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+from tests.e2e.graphql import graphql, wait_until
+from tests.services import free_port, running, wait_for_http
+
+#: Days written to the archive; the backfill covers the middle three.
+ARCHIVE_DAYS = (dt.date(2022, 3, 1), dt.date(2022, 3, 5))
+BACKFILL_DAYS = ["2022-03-02", "2022-03-03", "2022-03-04"]
+
+
+@dataclass
+class DagsterUI:
+    url: str
+    root: Path
+    warehouse: Path
+    log: Path
+    pid: int
+
+
+def _code_location_loaded(url: str) -> bool:
+    data = graphql(
+        url,
+        """{ workspaceOrError { ... on Workspace { locationEntries {
+              name loadStatus
+              locationOrLoadError { __typename ... on PythonError { message } } } } } }""",
+    )
+    entries = data["workspaceOrError"]["locationEntries"]
+    for entry in entries:
+        error = entry["locationOrLoadError"]
+        if error and error["__typename"] == "PythonError":
+            raise RuntimeError(f"code location failed to load: {error['message']}")
+    return any(e["loadStatus"] == "LOADED" and e["locationOrLoadError"] for e in entries)
+
+
+@pytest.fixture(scope="module")
+def dagster_ui(tmp_path_factory) -> DagsterUI:
+    from callaudit.synth import generate_archive
+
+    root = tmp_path_factory.mktemp("dagster_ui")
+    generate_archive(
+        str(root / "data"), scale=0.001, seed=7, start=ARCHIVE_DAYS[0], end=ARCHIVE_DAYS[1], progress=False
+    )
+    home = root / "dagster_home"
+    home.mkdir()
+    shutil.copyfile(REPO / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    env = {
+        "DAGSTER_HOME": str(home),
+        "CALLAUDIT_ARCHIVE": str(root / "data" / "raw"),
+        "CALLAUDIT_CONTRACTS": str(root / "data" / "contracts.yaml"),
+        "CALLAUDIT_WAREHOUSE": str(root / "data" / "warehouse"),
+        "CALLAUDIT_REPORTS": str(root / "data" / "reports"),
+        "CALLAUDIT_AUTOMATION": "stopped",
+        "GX_ANALYTICS_ENABLED": "false",
+        "DAGSTER_DISABLE_TELEMETRY": "1",
+    }
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = root / "dagster_dev.log"
+    command = [
+        sys.executable, "-m", "dagster", "dev",
+        "-w", str(REPO / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port),
+    ]  # fmt: skip
+    with running(command, env=env, log_path=log) as process:
+        try:
+            wait_for_http(f"{url}/server_info", timeout=90, process=process)
+            wait_until(lambda: _code_location_loaded(url), timeout=90, what="code location loaded")
+        except Exception as exc:
+            tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
+            raise RuntimeError(f"dagster dev did not come up: {exc}\n{tail}") from exc
+        yield DagsterUI(url, root, root / "data" / "warehouse", log, process.pid)
+    assert process.poll() is not None, "dagster dev still running after stop"
