@@ -46,7 +46,9 @@ def _spec(table: Table) -> dg.AssetSpec:
     )
 
 
-DAILY_SPECS = [_spec(t) for t in (USAGE_DAILY, PARTNER_DAILY, NETWORK_DAILY, INGEST_DAILY, QUARANTINE)]
+DAILY_SPECS = [
+    _spec(t) for t in (USAGE_DAILY, PARTNER_DAILY, NETWORK_DAILY, INGEST_DAILY, QUARANTINE)
+]
 
 
 def _range_metadata(results: list[DayResult]) -> dict[str, dict]:
@@ -66,12 +68,18 @@ def _range_metadata(results: list[DayResult]) -> dict[str, dict]:
     gaps = [f for r in results for f in r.skipped_files]
     days = f"{results[0].day} .. {results[-1].day}" if results else "none"
     common = {"days": dg.MetadataValue.text(days), "day_count": len(results)}
+    # Summed over days (which run two at a time), for benchmarks' time split.
+    seconds = {
+        f"seconds_{part}": round(sum(r.seconds.get(part, 0.0) for r in results), 3)
+        for part in ("read", "dedup", "aggregate", "write")
+    }
     rows = lambda table: sum(r.rows[table] for r in results)  # noqa: E731
     return {
         "usage_daily": {
             **common,
             "dagster/row_count": rows("usage_daily"),
             "calls": totals["rows_valid"],
+            **seconds,
             "top_partners": markdown_table(
                 ["partner", "calls", "items"], [(p, c, i) for p, (c, i) in top]
             ),
@@ -143,7 +151,9 @@ def daily_tables(context: dg.AssetExecutionContext, callaudit: CallauditConfig):
         listed = "; ".join(f"{f.day}: {f.error}" for f in failures)
         raise dg.Failure(
             description=f"{len(failures)} of {len(days)} days failed, previous partitions kept: {listed}",
-            metadata={"failed_days": dg.MetadataValue.text(", ".join(str(f.day) for f in failures))},
+            metadata={
+                "failed_days": dg.MetadataValue.text(", ".join(str(f.day) for f in failures))
+            },
         )
     metadata = _range_metadata(results)
     for spec in DAILY_SPECS:

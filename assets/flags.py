@@ -22,7 +22,9 @@ from callaudit.flags.settings import load_detection_settings
 from callaudit.schema import ANOMALY_FLAGS, DATE_COLUMN
 
 #: Days of partner_daily history a flag day depends on (from the detection settings).
-HISTORY_DAYS = history_days_needed(load_detection_settings(os.environ.get("CALLAUDIT_DETECTION") or None))
+HISTORY_DAYS = history_days_needed(
+    load_detection_settings(os.environ.get("CALLAUDIT_DETECTION") or None)
+)
 
 
 @dg.asset(
@@ -52,7 +54,9 @@ HISTORY_DAYS = history_days_needed(load_detection_settings(os.environ.get("CALLA
         "partner_contracts",
     ],
 )
-def anomaly_flags(context: dg.AssetExecutionContext, callaudit: CallauditConfig) -> dg.MaterializeResult:
+def anomaly_flags(
+    context: dg.AssetExecutionContext, callaudit: CallauditConfig
+) -> dg.MaterializeResult:
     days = days_of_partition_keys(context.partition_keys)
     start, end = days[0], days[-1]
     contracts = callaudit.load_contracts()

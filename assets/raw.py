@@ -29,7 +29,9 @@ raw_call_logs = dg.AssetSpec(
     kinds={"parquet", "s3"},
     partitions_def=daily_partitions,
     metadata={
-        "layout": dg.MetadataValue.md("`<archive>/date=YYYY-MM-DD/*.parquet`, one folder per UTC day"),
+        "layout": dg.MetadataValue.md(
+            "`<archive>/date=YYYY-MM-DD/*.parquet`, one folder per UTC day"
+        ),
         "observed_by": dg.MetadataValue.text("late_data_sensor"),
     },
 )

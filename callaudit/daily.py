@@ -54,7 +54,6 @@ def process_day(
     skip_corrupt_files: bool = False,
 ) -> DayResult:
     """Ingest, aggregate and write one day; raises with the file named if it cannot."""
-    t0 = time.perf_counter()
     ingested = ingest_day(archive, day, skip_corrupt_files=skip_corrupt_files)
     t1 = time.perf_counter()
     aggregates = aggregate_day(ingested.valid, networks)
@@ -81,7 +80,7 @@ def process_day(
         rows={name: frame.height for name, frame in outputs.items()},
         top_partners=top,
         skipped_files=ingested.skipped_files,
-        seconds={"ingest": t1 - t0, "aggregate": t2 - t1, "write": t3 - t2},
+        seconds={**ingested.seconds, "aggregate": t2 - t1, "write": t3 - t2},
     )
 
 

@@ -6,6 +6,7 @@ them), the quarantined rows with their reason, and the counts that reconcile the
 """
 
 import datetime as dt
+import time
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -55,6 +56,7 @@ class DayIngest:
     ingest: pl.DataFrame
     files: list[str] = field(default_factory=list)
     skipped_files: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def stats(self) -> dict:
@@ -66,9 +68,11 @@ def _is_integer(arrow_type: str) -> bool:
 
 
 def _is_text(arrow_type: str) -> bool:
-    return arrow_type in ("string", "large_string", "string_view") or arrow_type.startswith(
-        "dictionary<values=string"
-    ) or arrow_type.startswith("dictionary<values=large_string")
+    return (
+        arrow_type in ("string", "large_string", "string_view")
+        or arrow_type.startswith("dictionary<values=string")
+        or arrow_type.startswith("dictionary<values=large_string")
+    )
 
 
 def _ts_expr(arrow_type: str | None) -> pl.Expr:
@@ -86,7 +90,9 @@ def _ts_expr(arrow_type: str | None) -> pl.Expr:
     return col.cast(RAW_SCHEMA["ts"], strict=False)
 
 
-def _normalise(frame: pl.LazyFrame, schema: dict[str, str], index: int, id_type: pl.DataType) -> pl.LazyFrame:
+def _normalise(
+    frame: pl.LazyFrame, schema: dict[str, str], index: int, id_type: pl.DataType
+) -> pl.LazyFrame:
     """Cast one file's columns to the raw contract, keeping text of failed casts.
 
     ``_uncastable`` lists the fields whose value was present but did not convert.
@@ -271,7 +277,9 @@ def _quarantine_frame(rejected: pl.DataFrame, files: list[str]) -> pl.DataFrame:
 
 def ingest_day(archive: str, day: dt.date, *, skip_corrupt_files: bool = False) -> DayIngest:
     """Read a day and split it into valid, de-duplicated calls and quarantined rows."""
+    started = time.perf_counter()
     rows, files, skipped = read_day(archive, day, skip_corrupt_files=skip_corrupt_files)
+    read_done = time.perf_counter()
     reason, detail = _reason_exprs(day)
     usable = rows.filter(pl.col(USABLE)).select(list(RAW_SCHEMA))
     rejected = (
@@ -308,4 +316,5 @@ def ingest_day(archive: str, day: dt.date, *, skip_corrupt_files: bool = False) 
         ingest=ingest,
         files=files,
         skipped_files=skipped,
+        seconds={"read": read_done - started, "dedup": time.perf_counter() - read_done},
     )

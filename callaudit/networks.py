@@ -44,7 +44,9 @@ def label_addresses(addresses: pl.Series, networks: Sequence[RestrictedNetwork])
         low = int(net.network.network_address)
         high = int(net.network.broadcast_address)
         label_expr = (
-            pl.when(pl.col("_int").is_between(low, high)).then(pl.lit(net.label)).otherwise(label_expr)
+            pl.when(pl.col("_int").is_between(low, high))
+            .then(pl.lit(net.label))
+            .otherwise(label_expr)
         )
     v4 = labelled.select("client_ip", label_expr.alias(LABEL)).drop_nulls(LABEL)
 

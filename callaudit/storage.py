@@ -111,7 +111,9 @@ def list_files(prefix: str, suffix: str = ".parquet") -> list[FileInfo]:
         name = entry["name"].rstrip("/").rsplit("/", 1)[-1]
         if name.startswith((".", "_")) or not name.endswith(suffix):
             continue
-        files.append(FileInfo(_url(prefix, entry["name"]), int(entry.get("size") or 0), _mtime(entry)))
+        files.append(
+            FileInfo(_url(prefix, entry["name"]), int(entry.get("size") or 0), _mtime(entry))
+        )
     return sorted(files, key=lambda f: f.url)
 
 

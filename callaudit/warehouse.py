@@ -77,9 +77,7 @@ def read_days(
     return pl.concat(frames, how="vertical").select(list(schema))
 
 
-def read_range(
-    warehouse: str, table: str | Table, start: dt.date, end: dt.date
-) -> pl.DataFrame:
+def read_range(warehouse: str, table: str | Table, start: dt.date, end: dt.date) -> pl.DataFrame:
     """All written partitions of ``table`` from ``start`` to ``end`` inclusive."""
     days = [d for d in partition_days(warehouse, table) if start <= d <= end]
     return read_days(warehouse, table, days)

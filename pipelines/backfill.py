@@ -46,7 +46,9 @@ class BackfillOutcome:
 
 def resource_config(**fields: object) -> dict:
     """Run config that sets the ``callaudit`` resource's fields for one run."""
-    return {"resources": {"callaudit": {"config": {k: v for k, v in fields.items() if v is not None}}}}
+    return {
+        "resources": {"callaudit": {"config": {k: v for k, v in fields.items() if v is not None}}}
+    }
 
 
 def _quiet_logging() -> dict:
@@ -122,9 +124,7 @@ def backfill_days(
             ASSET_PARTITION_RANGE_END_TAG: last,
             "callaudit/kind": "backfill",
         }
-        run = run_job(
-            defs, job_name, instance, config=config, tags=tags, label=f"{first}..{last}"
-        )
+        run = run_job(defs, job_name, instance, config=config, tags=tags, label=f"{first}..{last}")
         outcome.runs.append(run)
         if on_run is not None:
             on_run(run)

@@ -262,7 +262,9 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--quiet", action="store_true", help="no progress bar")
     gen.set_defaults(func=cmd_generate)
 
-    back = sub.add_parser("backfill", help="materialise the graph for a range of days, then reports")
+    back = sub.add_parser(
+        "backfill", help="materialise the graph for a range of days, then reports"
+    )
     back.add_argument("--start", type=_day, required=True)
     back.add_argument("--end", type=_day, required=True)
     _add_locations(back, "archive", "contracts", "warehouse", "reports")

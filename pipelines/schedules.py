@@ -42,7 +42,9 @@ def day_before(moment: dt.datetime) -> dt.date:
     execution_timezone="UTC",
     job=daily_job,
     default_status=(
-        dg.DefaultScheduleStatus.RUNNING if automation_running() else dg.DefaultScheduleStatus.STOPPED
+        dg.DefaultScheduleStatus.RUNNING
+        if automation_running()
+        else dg.DefaultScheduleStatus.STOPPED
     ),
     description=(
         "Every night (default 02:00 UTC) materialises yesterday's partition of the daily "

@@ -46,7 +46,9 @@ PROCESSED = dg.AssetKey("ingest_daily")
 
 
 def _sensor_status() -> dg.DefaultSensorStatus:
-    return dg.DefaultSensorStatus.RUNNING if automation_running() else dg.DefaultSensorStatus.STOPPED
+    return (
+        dg.DefaultSensorStatus.RUNNING if automation_running() else dg.DefaultSensorStatus.STOPPED
+    )
 
 
 @dataclass
@@ -67,7 +69,9 @@ class ArchiveCursor:
         return cls(days=days, contracts=data.get("contracts"))
 
 
-def _partition_days(scanned: Mapping[dt.date, DayFiles], now: dt.datetime) -> dict[dt.date, DayFiles]:
+def _partition_days(
+    scanned: Mapping[dt.date, DayFiles], now: dt.datetime
+) -> dict[dt.date, DayFiles]:
     """The scanned days that are partitions: from FIRST_DAY up to the last complete UTC day."""
     first, today = dt.date.fromisoformat(FIRST_DAY), now.astimezone(dt.UTC).date()
     return {d: seen for d, seen in scanned.items() if first <= d < today}
@@ -99,7 +103,9 @@ def _observe_contracts(version: str) -> dg.AssetObservation:
         "file's data version, so a changed contracts.yaml marks flags stale."
     ),
 )
-def late_data_sensor(context: dg.SensorEvaluationContext, callaudit: CallauditConfig) -> dg.SensorResult:
+def late_data_sensor(
+    context: dg.SensorEvaluationContext, callaudit: CallauditConfig
+) -> dg.SensorResult:
     now = dt.datetime.now(dt.UTC)
     scanned = _partition_days(scan_days(callaudit.archive), now)
     contracts = content_hash(callaudit.contracts) if storage.exists(callaudit.contracts) else None

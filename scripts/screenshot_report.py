@@ -16,8 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from callaudit.report import chromium  # noqa: E402
-from callaudit.report.devtools import Page  # noqa: E402
+from callaudit.report import chromium
+from callaudit.report.devtools import Page
 
 
 def main() -> int:
@@ -40,7 +40,9 @@ def main() -> int:
         page.open(args.html)
         top = page.element_top(args.anchor) if args.anchor else args.top
         total = page.page_height()
-        page.screenshot(args.out, top=top, height=min(args.height, max(total - top, 1)), width=args.width)
+        page.screenshot(
+            args.out, top=top, height=min(args.height, max(total - top, 1)), width=args.width
+        )
         others = [u for u in page.requests() if u != args.html.resolve().as_uri()]
     print(f"{args.out}: {args.width}x{args.height} from y={top} of a {total}px page")
     print("requests besides the page: " + (", ".join(others) if others else "none"))

@@ -47,18 +47,18 @@ def stop(process: subprocess.Popen) -> None:
 
 
 @contextmanager
-def running(command: list[str], *, env: dict | None = None, log_path=None) -> Iterator[subprocess.Popen]:
-    log = open(log_path, "wb") if log_path else subprocess.DEVNULL
-    process = subprocess.Popen(
-        command,
-        env={**os.environ, **(env or {})},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        yield process
-    finally:
-        stop(process)
-        if log_path:
-            log.close()
+def running(
+    command: list[str], *, env: dict | None = None, log_path=None
+) -> Iterator[subprocess.Popen]:
+    with open(log_path or os.devnull, "wb") as log:
+        process = subprocess.Popen(
+            command,
+            env={**os.environ, **(env or {})},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            yield process
+        finally:
+            stop(process)

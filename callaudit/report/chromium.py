@@ -49,9 +49,7 @@ def run_chromium(args: list[str], *, timeout: float = 120) -> subprocess.Complet
         raise FileNotFoundError("chromium is not installed (apt-get install chromium)")
     with tempfile.TemporaryDirectory(prefix="callaudit-chromium-") as profile:
         command = [binary, *QUIET_FLAGS, f"--user-data-dir={profile}", *args]
-        return subprocess.run(
-            command, capture_output=True, timeout=timeout, check=True, text=True
-        )
+        return subprocess.run(command, capture_output=True, timeout=timeout, check=True, text=True)
 
 
 def html_to_pdf(html_path: Path, pdf_path: Path) -> None:

@@ -198,7 +198,10 @@ class Page:
         """PNG of the page from ``top`` (CSS pixels), ``height`` tall."""
         self.call(
             "Emulation.setDeviceMetricsOverride",
-            width=width, height=1400, deviceScaleFactor=1, mobile=False,
+            width=width,
+            height=1400,
+            deviceScaleFactor=1,
+            mobile=False,
         )
         result = self.call(
             "Page.captureScreenshot",

@@ -141,9 +141,7 @@ def partner_fees(
             items_in_force += items
             overage_items += over
             overage_cost += over / 1000 * pricing.overage_per_1k_items
-        uncovered = [
-            d for d in days if d in daily and not any(a.in_force(d) for a in agreements)
-        ]
+        uncovered = [d for d in days if d in daily and not any(a.in_force(d) for a in agreements)]
         calls_out = sum(daily[d][0] for d in uncovered)
         items_out = sum(daily[d][1] for d in uncovered)
         list_cost = (

@@ -145,9 +145,7 @@ def _agreement_days(contracts: Contracts, start: dt.date, end: dt.date) -> pl.Da
     )
 
 
-def _allowed(
-    frame: pl.DataFrame, contracts: Contracts, column: str, test: str
-) -> pl.DataFrame:
+def _allowed(frame: pl.DataFrame, contracts: Contracts, column: str, test: str) -> pl.DataFrame:
     """Add ``allowed``: the agreement in force that day permits the row's ``column``
     value (``test`` is the Agreement method). No agreement in force -> not allowed."""
     agreements = {a.id: a for p in contracts.partners for a in p.agreements}
@@ -156,9 +154,7 @@ def _allowed(
         {
             "agreement_id": pairs["agreement_id"],
             column: pairs[column],
-            "allowed": [
-                getattr(agreements[a], test)(v) for a, v in pairs.iter_rows()
-            ],
+            "allowed": [getattr(agreements[a], test)(v) for a, v in pairs.iter_rows()],
         },
         schema={"agreement_id": pl.String(), column: pl.String(), "allowed": pl.Boolean()},
     )
@@ -261,9 +257,15 @@ def _data_quality(
     ]
     sums = ingest.select(
         pl.col(
-            "files", "rows_read", "rows_valid", "duplicates", "quarantined",
+            "files",
+            "rows_read",
+            "rows_valid",
+            "duplicates",
+            "quarantined",
             *(f"quarantined_{r}" for r in QUARANTINE_REASONS),
-        ).cast(_I64).sum()
+        )
+        .cast(_I64)
+        .sum()
     ).row(0, named=True)
     skipped = [
         f"{d}: {name}"
@@ -292,6 +294,13 @@ def coverage(warehouse_url: str, year: int) -> tuple[dt.date, dt.date] | None:
     return (min(days), max(days)) if days else None
 
 
+def no_data_message(warehouse_url: str, year: int) -> str:
+    return (
+        f"no data for {year}: the warehouse {warehouse_url} has no ingest_daily partition "
+        f"between {year}-01-01 and {year}-12-31 (run `callaudit backfill` for those days first)"
+    )
+
+
 def gather_year(
     warehouse_url: str,
     contracts: Contracts,
@@ -307,11 +316,7 @@ def gather_year(
     """
     span = coverage(warehouse_url, year)
     if span is None:
-        raise NoDataError(
-            f"no data for {year}: the warehouse {warehouse_url} has no ingest_daily "
-            f"partition between {year}-01-01 and {year}-12-31 (run `callaudit backfill` "
-            "for those days first)"
-        )
+        raise NoDataError(no_data_message(warehouse_url, year))
     start, end = span
     read = lambda table: warehouse.read_range(warehouse_url, table, start, end)  # noqa: E731
     ingest, usage, network, flags = (
@@ -329,8 +334,8 @@ def gather_year(
         pl.col("calls", "items", "bytes").sum(),
         (pl.col("errors_4xx") + pl.col("errors_5xx")).sum().alias("errors"),
     )
-    flagged = flags.select(DATE_COLUMN, "partner_id").unique().with_columns(
-        pl.lit(True).alias("flagged")
+    flagged = (
+        flags.select(DATE_COLUMN, "partner_id").unique().with_columns(pl.lit(True).alias("flagged"))
     )
     daily = daily.join(flagged, on=[DATE_COLUMN, "partner_id"], how="left").with_columns(
         pl.col("flagged").fill_null(False)
@@ -392,4 +397,6 @@ def gather_year(
 
 
 def _flag_days(warehouse_url: str, start: dt.date, end: dt.date) -> int:
-    return len([d for d in warehouse.partition_days(warehouse_url, "anomaly_flags") if start <= d <= end])
+    return len(
+        [d for d in warehouse.partition_days(warehouse_url, "anomaly_flags") if start <= d <= end]
+    )

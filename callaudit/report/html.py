@@ -12,6 +12,7 @@ from html import escape
 from callaudit.report import svg
 from callaudit.report.figures import PartnerYear, YearReport
 from callaudit.report.numbers import (
+    amount,
     compact_days,
     data_size,
     day,
@@ -48,7 +49,7 @@ table { border-collapse: collapse; width: 100%; margin: 6px 0 10px; font-size: 1
 th, td { text-align: left; padding: 4px 6px; border-bottom: 1px solid var(--line); vertical-align: top; }
 th { font-weight: 600; border-bottom: 1.5px solid var(--ink); white-space: nowrap; }
 td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-td.d, td.k { white-space: nowrap; }
+td.d, td.k, span.d { white-space: nowrap; }
 .headlines a { color: inherit; }
 td.id { overflow-wrap: anywhere; word-break: break-word; max-width: 360px;
   font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 12px; }
@@ -89,9 +90,11 @@ def _table(headers: list[tuple[str, str]], rows: list[list[tuple[str, str]]], to
         for row in rows
     )
     if total:
-        body += '<tr class="total">' + "".join(
-            f'<td class="{cls}">{text}</td>' for text, cls in total
-        ) + "</tr>"
+        body += (
+            '<tr class="total">'
+            + "".join(f'<td class="{cls}">{text}</td>' for text, cls in total)
+            + "</tr>"
+        )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -114,7 +117,9 @@ def _anchor(partner: PartnerYear) -> str:
 
 def _heading(report: YearReport) -> str:
     line = _e(first_line(report))
-    banner = f'<p class="banner">{line}</p>' if report.partial else f'<p class="complete">{line}</p>'
+    banner = (
+        f'<p class="banner">{line}</p>' if report.partial else f'<p class="complete">{line}</p>'
+    )
     return (
         f"{banner}<h1>Partner API usage report {report.year}</h1>"
         f'<p class="meta">Covers {_e(day(report.start))} to {_e(day(report.end))} (UTC days). '
@@ -142,10 +147,16 @@ def _platform(report: YearReport) -> str:
             _card("Tweets retrieved", thousands(totals["items"])),
             _card("Data returned", data_size(totals["bytes"])),
             _card("Partners calling", thousands(totals["partners"])),
-            _card("Partners flagged", thousands(totals["partners_flagged"]),
-                  plural(totals["flags"], "flag")),
-            _card(f"Agreed fees, {_e(report.currency)}", thousands(totals["agreement_fees"]),
-                  f"+ {thousands(totals['list_price'])} at list price"),
+            _card(
+                "Partners flagged",
+                thousands(totals["partners_flagged"]),
+                plural(totals["flags"], "flag"),
+            ),
+            _card(
+                f"Agreed fees, {_e(report.currency)}",
+                thousands(totals["agreement_fees"]),
+                f"+ {thousands(totals['list_price'])} at list price",
+            ),
         ]
     )
     chart = svg.bar_chart(
@@ -161,8 +172,8 @@ def _platform(report: YearReport) -> str:
             (_e(data_size(p.bytes)), "n"),
             _n(p.active_days),
             (thousands(p.flagged_days), "n bad" if p.flagged_days else "n"),
-            (_e(money(p.fees.agreement_total, report.currency)), "n"),
-            (_e(money(p.fees.list_price, report.currency)), "n"),
+            (_e(amount(p.fees.agreement_total)), "n"),
+            (_e(amount(p.fees.list_price)), "n"),
         ]
         for p in report.partners
     ]
@@ -173,12 +184,20 @@ def _platform(report: YearReport) -> str:
         (_e(data_size(totals["bytes"])), "n"),
         ("", "n"),
         ("", "n"),
-        (_e(money(totals["agreement_fees"], report.currency)), "n"),
-        (_e(money(totals["list_price"], report.currency)), "n"),
+        (_e(amount(totals["agreement_fees"])), "n"),
+        (_e(amount(totals["list_price"])), "n"),
     ]
     table = _table(
-        [("Partner", ""), ("Calls", "n"), ("Tweets", "n"), ("Data", "n"), ("Active days", "n"),
-         ("Flagged days", "n"), ("Agreed fees", "n"), ("List price", "n")],
+        [
+            ("Partner", ""),
+            ("Calls", "n"),
+            ("Tweets", "n"),
+            ("Data", "n"),
+            ("Active days", "n"),
+            ("Flagged days", "n"),
+            (f"Agreed fees, {_e(report.currency)}", "n"),
+            (f"List price, {_e(report.currency)}", "n"),
+        ],
         rows,
         total,
     )
@@ -205,8 +224,14 @@ def _usage_table(frame, key: str, label: str) -> str:
         for r in frame.iter_rows(named=True)
     ]
     return _table(
-        [(label, ""), ("Calls", "n"), ("Tweets", "n"), ("Data", "n"), ("Days", "n"),
-         ("Calls not authorised", "n")],
+        [
+            (label, ""),
+            ("Calls", "n"),
+            ("Tweets", "n"),
+            ("Data", "n"),
+            ("Days", "n"),
+            ("Calls not authorised", "n"),
+        ],
         rows,
     ) + (
         '<p class="note">Calls not authorised: made on days the agreement in force did not '
@@ -225,13 +250,24 @@ def _flags(report: YearReport, partner: PartnerYear) -> str:
             (_e(k.flag), "k"),
             (_e(k.severity), f"sev-{_e(k.severity)}"),
             _n(len(k.days)),
-            (_e(compact_days(k.days)), ""),
+            (
+                ", ".join(
+                    f'<span class="d">{_e(run)}</span>' for run in compact_days(k.days).split(", ")
+                ),
+                "",
+            ),
             (_e(k.example), ""),
         ]
         for k in partner.flag_kinds
     ]
     summary = _table(
-        [("Flag", ""), ("Worst severity", ""), ("Days", "n"), ("When", ""), ("Strongest instance", "")],
+        [
+            ("Flag", ""),
+            ("Worst severity", ""),
+            ("Days", "n"),
+            ("When", ""),
+            ("Strongest instance", ""),
+        ],
         rows,
     )
     shown = partner.flags.head(FLAG_ROWS_SHOWN)
@@ -253,8 +289,14 @@ def _flags(report: YearReport, partner: PartnerYear) -> str:
         else ""
     )
     detail = _table(
-        [("Day", ""), ("Flag", ""), ("Metric", ""), ("Observed", "n"), ("Limit / threshold", "n"),
-         ("Detail", "")],
+        [
+            ("Day", ""),
+            ("Flag", ""),
+            ("Metric", ""),
+            ("Observed", "n"),
+            ("Limit / threshold", "n"),
+            ("Detail", ""),
+        ],
         detail_rows,
     )
     return (
@@ -292,8 +334,16 @@ def _networks(report: YearReport, partner: PartnerYear) -> str:
         for r in partner.networks.iter_rows(named=True)
     ]
     table = _table(
-        [("Network", ""), ("App", ""), ("Agreement", ""), ("First day", ""), ("Last day", ""),
-         ("Days", "n"), ("Calls", "n"), ("Tweets", "n")],
+        [
+            ("Network", ""),
+            ("App", ""),
+            ("Agreement", ""),
+            ("First day", ""),
+            ("Last day", ""),
+            ("Days", "n"),
+            ("Calls", "n"),
+            ("Tweets", "n"),
+        ],
         rows,
     )
     return (
@@ -312,15 +362,15 @@ def _fees(report: YearReport, partner: PartnerYear) -> str:
     rows = [
         [
             (_e(m.month), "d"),
-            *([(_e(", ".join(m.agreements)) or "none", "id")] if by_month else []),
+            *([(_e(", ".join(m.agreements)) or "none", "k")] if by_month else []),
             _n(m.days_in_force),
-            (_e(money(m.monthly_fee, cur)), "n"),
+            (_e(amount(m.monthly_fee)), "n"),
             _n(m.items_in_force),
             _n(m.included_items),
             _n(m.overage_items),
-            (_e(money(m.overage_cost, cur)), "n"),
-            (_e(money(m.list_price_cost, cur)), "n bad" if m.list_price_cost else "n"),
-            (_e(money(m.total, cur)), "n"),
+            (_e(amount(m.overage_cost)), "n"),
+            (_e(amount(m.list_price_cost)), "n bad" if m.list_price_cost else "n"),
+            (_e(amount(m.total)), "n"),
         ]
         for m in fees.months
     ]
@@ -328,18 +378,27 @@ def _fees(report: YearReport, partner: PartnerYear) -> str:
         ("Year", ""),
         *([("", "")] if by_month else []),
         _n(sum(m.days_in_force for m in fees.months)),
-        (_e(money(fees.monthly_fees, cur)), "n"),
+        (_e(amount(fees.monthly_fees)), "n"),
         _n(sum(m.items_in_force for m in fees.months)),
         _n(sum(m.included_items for m in fees.months)),
         _n(fees.overage_items),
-        (_e(money(fees.overage, cur)), "n"),
-        (_e(money(fees.list_price, cur)), "n"),
-        (_e(money(fees.total, cur)), "n"),
+        (_e(amount(fees.overage)), "n"),
+        (_e(amount(fees.list_price)), "n"),
+        (_e(amount(fees.total)), "n"),
     ]
     table = _table(
-        [("Month", ""), *([("Agreement", "")] if by_month else []), ("Days in force", "n"),
-         ("Fee", "n"), ("Tweets", "n"), ("Included", "n"), ("Overage tweets", "n"),
-         ("Overage", "n"), ("List price", "n"), ("Total", "n")],
+        [
+            ("Month", ""),
+            *([("Agreement", "")] if by_month else []),
+            ("Days in force", "n"),
+            (f"Fee, {_e(cur)}", "n"),
+            ("Tweets", "n"),
+            ("Included", "n"),
+            ("Overage tweets", "n"),
+            (f"Overage, {_e(cur)}", "n"),
+            (f"List price, {_e(cur)}", "n"),
+            (f"Total, {_e(cur)}", "n"),
+        ],
         rows,
         total,
     )
@@ -391,7 +450,7 @@ def _partner(report: YearReport, partner: PartnerYear) -> str:
     if partner.calls:
         usage = (
             f"<h3>Monthly trend</h3><figure>{monthly}<figcaption>Calls per month.</figcaption>"
-            f"</figure><figure>{daily}<figcaption class=\"legend\">Calls per day;"
+            f'</figure><figure>{daily}<figcaption class="legend">Calls per day;'
             f'<span style="background:{svg.ALERT}"></span>a day with at least one flag.'
             "</figcaption></figure>"
             f"<h3>Usage by app</h3>{_usage_table(partner.by_app, 'app_id', 'App')}"
@@ -429,7 +488,7 @@ def _quality(report: YearReport) -> str:
         _table([("Measure", ""), ("Value", "n")], rows),
     ]
     if q.missing_days:
-        parts.append(f"<p class=\"bad\">Days with no data: {_e(compact_days(q.missing_days))}.</p>")
+        parts.append(f'<p class="bad">Days with no data: {_e(compact_days(q.missing_days))}.</p>')
     if q.skipped_files:
         listed = "".join(f"<li><code>{_e(f)}</code></li>" for f in q.skipped_files[:50])
         parts.append(f"<h3>Data gaps: files skipped</h3><ul>{listed}</ul>")
@@ -439,7 +498,7 @@ def _quality(report: YearReport) -> str:
     else:
         failed = [v for v in q.validation if not v.passed]
         parts.append(
-            f"<p class=\"{'bad' if failed else 'good'}\">{len(q.validation) - len(failed)} of "
+            f'<p class="{"bad" if failed else "good"}">{len(q.validation) - len(failed)} of '
             f"{len(q.validation)} checks passed.</p>"
         )
         parts.append(
@@ -460,9 +519,7 @@ def _quality(report: YearReport) -> str:
 
 
 def _contents(report: YearReport) -> str:
-    links = "".join(
-        f'<li><a href="#{_anchor(p)}">{_e(p.name)}</a></li>' for p in report.partners
-    )
+    links = "".join(f'<li><a href="#{_anchor(p)}">{_e(p.name)}</a></li>' for p in report.partners)
     return (
         '<nav><h3>Contents</h3><ol><li><a href="#headlines">Headlines</a></li>'
         '<li><a href="#platform">Platform totals</a></li>'
@@ -485,7 +542,7 @@ def render_html(report: YearReport) -> str:
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
+        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
         "style-src 'unsafe-inline'; img-src data:\">"
         f"<title>Partner API usage report {report.year}</title><style>{CSS}</style></head>"
         f"<body>{body}</body></html>\n"

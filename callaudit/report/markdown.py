@@ -42,18 +42,32 @@ def _partner(report: YearReport, p: PartnerYear) -> list[str]:
         out += _table(
             ["Month", "Calls ", "Tweets ", "Data ", "Active days "],
             [
-                [r["month"], thousands(r["calls"]), thousands(r["items"]), data_size(r["bytes"]),
-                 thousands(r["active_days"])]
+                [
+                    r["month"],
+                    thousands(r["calls"]),
+                    thousands(r["items"]),
+                    data_size(r["bytes"]),
+                    thousands(r["active_days"]),
+                ]
                 for r in p.monthly.iter_rows(named=True)
             ],
         )
-        for frame, key, label in ((p.by_app, "app_id", "App"), (p.by_endpoint, "endpoint", "Endpoint")):
+        for frame, key, label in (
+            (p.by_app, "app_id", "App"),
+            (p.by_endpoint, "endpoint", "Endpoint"),
+        ):
             out += [f"### Usage by {label.lower()}", ""]
             out += _table(
                 [label, "Calls ", "Tweets ", "Data ", "Days ", "Calls not authorised "],
                 [
-                    [md_escape(r[key]), thousands(r["calls"]), thousands(r["items"]),
-                     data_size(r["bytes"]), thousands(r["days"]), thousands(r["unauthorised_calls"])]
+                    [
+                        md_escape(r[key]),
+                        thousands(r["calls"]),
+                        thousands(r["items"]),
+                        data_size(r["bytes"]),
+                        thousands(r["days"]),
+                        thousands(r["unauthorised_calls"]),
+                    ]
                     for r in frame.iter_rows(named=True)
                 ],
             )
@@ -62,8 +76,13 @@ def _partner(report: YearReport, p: PartnerYear) -> list[str]:
         out += _table(
             ["Flag", "Worst severity", "Days ", "When", "Strongest instance"],
             [
-                [md_escape(k.flag), md_escape(k.severity), thousands(len(k.days)),
-                 compact_days(k.days), md_escape(k.example)]
+                [
+                    md_escape(k.flag),
+                    md_escape(k.severity),
+                    thousands(len(k.days)),
+                    compact_days(k.days),
+                    md_escape(k.example),
+                ]
                 for k in p.flag_kinds
             ],
         )
@@ -76,21 +95,46 @@ def _partner(report: YearReport, p: PartnerYear) -> list[str]:
         out += _table(
             ["Network", "App", "Agreement", "First day", "Last day", "Days ", "Calls ", "Tweets "],
             [
-                [md_escape(r["network_label"]), md_escape(r["app_id"]),
-                 "allowed" if r["allowed"] else "**not allowed**", day(r["first"]), day(r["last"]),
-                 thousands(r["days"]), thousands(r["calls"]), thousands(r["items"])]
+                [
+                    md_escape(r["network_label"]),
+                    md_escape(r["app_id"]),
+                    "allowed" if r["allowed"] else "**not allowed**",
+                    day(r["first"]),
+                    day(r["last"]),
+                    thousands(r["days"]),
+                    thousands(r["calls"]),
+                    thousands(r["items"]),
+                ]
                 for r in p.networks.iter_rows(named=True)
             ],
         )
     out += [f"### Fees: {money(p.fees.total, cur)}", ""]
     out += _table(
-        ["Month", "Agreement", "Days in force ", "Fee ", "Tweets ", "Included ", "Overage tweets ",
-         "Overage ", "List price ", "Total "],
         [
-            [m.month, md_escape(", ".join(m.agreements) or "none"), thousands(m.days_in_force),
-             money(m.monthly_fee, cur), thousands(m.items_in_force), thousands(m.included_items),
-             thousands(m.overage_items), money(m.overage_cost, cur), money(m.list_price_cost, cur),
-             money(m.total, cur)]
+            "Month",
+            "Agreement",
+            "Days in force ",
+            "Fee ",
+            "Tweets ",
+            "Included ",
+            "Overage tweets ",
+            "Overage ",
+            "List price ",
+            "Total ",
+        ],
+        [
+            [
+                m.month,
+                md_escape(", ".join(m.agreements) or "none"),
+                thousands(m.days_in_force),
+                money(m.monthly_fee, cur),
+                thousands(m.items_in_force),
+                thousands(m.included_items),
+                thousands(m.overage_items),
+                money(m.overage_cost, cur),
+                money(m.list_price_cost, cur),
+                money(m.total, cur),
+            ]
             for m in p.fees.months
         ],
     )
@@ -122,12 +166,27 @@ def render_markdown(report: YearReport) -> str:
         "",
     ]
     lines += _table(
-        ["Partner", "Calls ", "Tweets ", "Data ", "Active days ", "Flagged days ", "Agreed fees ",
-         "List price "],
         [
-            [md_escape(p.name), thousands(p.calls), thousands(p.items), data_size(p.bytes),
-             thousands(p.active_days), thousands(p.flagged_days),
-             money(p.fees.agreement_total, cur), money(p.fees.list_price, cur)]
+            "Partner",
+            "Calls ",
+            "Tweets ",
+            "Data ",
+            "Active days ",
+            "Flagged days ",
+            "Agreed fees ",
+            "List price ",
+        ],
+        [
+            [
+                md_escape(p.name),
+                thousands(p.calls),
+                thousands(p.items),
+                data_size(p.bytes),
+                thousands(p.active_days),
+                thousands(p.flagged_days),
+                money(p.fees.agreement_total, cur),
+                money(p.fees.list_price, cur),
+            ]
             for p in report.partners
         ],
     )
@@ -156,6 +215,9 @@ def render_markdown(report: YearReport) -> str:
         lines += ["Validation: no results recorded for this period.", ""]
     else:
         failed = [v for v in q.validation if not v.passed]
-        lines += [f"Validation: {len(q.validation) - len(failed)} of {len(q.validation)} checks passed.", ""]
+        lines += [
+            f"Validation: {len(q.validation) - len(failed)} of {len(q.validation)} checks passed.",
+            "",
+        ]
         lines += [f"- failed: {md_escape(v.asset)} / {md_escape(v.check)}" for v in failed]
     return "\n".join(lines).rstrip() + "\n"

@@ -58,6 +58,11 @@ def money(amount: float, currency: str, decimals: int = 2) -> str:
     return f"{amount:,.{decimals}f} {currency}"
 
 
+def amount(value: float) -> str:
+    """Money in a table whose header names the currency: "42,000.00"."""
+    return f"{value:,.2f}"
+
+
 def day(value: dt.date) -> str:
     return value.isoformat()
 
@@ -94,5 +99,9 @@ def short(value: float) -> str:
     for size, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
         if abs(value) >= size:
             scaled = value / size
-            return f"{scaled:.1f}".removesuffix(".0") + suffix if scaled < 10 else f"{scaled:.0f}{suffix}"
+            return (
+                f"{scaled:.1f}".removesuffix(".0") + suffix
+                if scaled < 10
+                else f"{scaled:.0f}{suffix}"
+            )
     return f"{value:.0f}"

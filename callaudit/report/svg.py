@@ -20,13 +20,15 @@ OK = "#059669"
 _FONT = 'font-family="system-ui, -apple-system, Segoe UI, Roboto, DejaVu Sans, sans-serif"'
 
 
-def _nice_max(value: float) -> float:
-    """A round axis maximum at or above ``value`` (1, 2, 2.5, 5 x 10^n)."""
+def _nice_axis(value: float, ticks: int = 4) -> float:
+    """A step of 1, 2 or 5 x 10^n so that ``ticks`` steps cover ``value``: gridlines
+    then read 0, 250, 500... rather than 0, 625, 1.2k."""
     if value <= 0:
         return 1.0
-    magnitude = 10 ** math.floor(math.log10(value))
+    raw = value / ticks
+    magnitude = 10 ** math.floor(math.log10(raw))
     for step in (1, 2, 2.5, 5, 10):
-        if value <= step * magnitude:
+        if raw <= step * magnitude:
             return step * magnitude
     return 10 * magnitude  # pragma: no cover
 
@@ -56,11 +58,13 @@ def bar_chart(
     """
     left, right, top, bottom = 48, 8, 10, 22
     plot_w, plot_h = width - left - right, height - top - bottom
-    top_value = _nice_max(max(values, default=0))
+    step = _nice_axis(max(values, default=0))
+    lines = max(1, math.ceil(max(values, default=0) / step))
+    top_value = step * lines
     parts = _open(width, height, title)
-    for i in range(5):
-        value = top_value * i / 4
-        y = top + plot_h - plot_h * i / 4
+    for i in range(lines + 1):
+        value = step * i
+        y = top + plot_h - plot_h * i / lines
         parts.append(
             f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="{GRID}"/>'
             f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" fill="{MUTED}">'

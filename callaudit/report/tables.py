@@ -87,10 +87,19 @@ def partners_csv(report: YearReport) -> str:
             for p in report.partners
         ],
         schema={
-            "partner_id": pl.String(), "name": pl.String(), "agreements": pl.String(),
-            "calls": pl.Int64(), "items": pl.Int64(), "bytes": pl.Int64(), "errors": pl.Int64(),
-            "active_days": pl.Int64(), "flagged_days": pl.Int64(), "monthly_fees": pl.Float64(),
-            "overage": pl.Float64(), "list_price": pl.Float64(), "fees_total": pl.Float64(),
+            "partner_id": pl.String(),
+            "name": pl.String(),
+            "agreements": pl.String(),
+            "calls": pl.Int64(),
+            "items": pl.Int64(),
+            "bytes": pl.Int64(),
+            "errors": pl.Int64(),
+            "active_days": pl.Int64(),
+            "flagged_days": pl.Int64(),
+            "monthly_fees": pl.Float64(),
+            "overage": pl.Float64(),
+            "list_price": pl.Float64(),
+            "fees_total": pl.Float64(),
             "currency": pl.String(),
         },
     )
@@ -103,8 +112,17 @@ def flags_csv(report: YearReport) -> str:
         for p in report.partners
         if p.flags.height
     ]
-    columns = ["date", "partner_id", "name", "flag", "severity", "metric", "observed",
-               "threshold", "detail"]
+    columns = [
+        "date",
+        "partner_id",
+        "name",
+        "flag",
+        "severity",
+        "metric",
+        "observed",
+        "threshold",
+        "detail",
+    ]
     if not frames:
         return ",".join(columns) + "\n"
     frame = pl.concat(frames, how="vertical").select(columns).sort("date", "partner_id", "flag")

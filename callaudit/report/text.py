@@ -21,7 +21,7 @@ def _period(report: YearReport) -> str:
 
 
 def partner_headline(report: YearReport, partner: PartnerYear) -> str:
-    """"In 2022, Microsoft's apps called the API 780,412,233 times (more than 780
+    """ "In 2022, Microsoft's apps called the API 780,412,233 times (more than 780
     million) and retrieved 26,031,877,120 tweets (more than 26 billion), ..."."""
     who = f"{possessive(partner.name)} apps"
     if not partner.calls:

@@ -84,9 +84,7 @@ def test_restricted_calls_count_ipv4_inside_the_cidr_only():
     )
     aggregates = aggregate_day(day, [GOV_V4])
     assert aggregates.partner_daily["restricted_calls"].to_list() == [2]
-    assert aggregates.network_daily.select("network_label", "calls").rows() == [
-        ("gov-agency-a", 2)
-    ]
+    assert aggregates.network_daily.select("network_label", "calls").rows() == [("gov-agency-a", 2)]
 
 
 def test_restricted_calls_count_ipv6_including_compressed_and_mapped_forms():
@@ -132,7 +130,9 @@ def test_restricted_calls_are_counted_on_rows_as_ingest_delivers_them(tmp_path):
     from callaudit.ingest import ingest_day
     from tests.rawlogs import DAY, write_raw
 
-    write_raw(tmp_path, [call(1, client_ip="192.0.2.4"), call(2), call(3, client_ip="2001:db8:77::9")])
+    write_raw(
+        tmp_path, [call(1, client_ip="192.0.2.4"), call(2), call(3, client_ip="2001:db8:77::9")]
+    )
     valid = ingest_day(str(tmp_path), DAY).valid
     aggregates = aggregate_day(valid, [GOV_V4, GOV_V6])
     assert aggregates.partner_daily["restricted_calls"].to_list() == [2]

@@ -100,7 +100,7 @@ def test_a_truncated_file_fails_the_day_naming_the_file(tmp_path):
     write_raw(tmp_path, [call(1)], name="good.parquet")
     broken = write_raw(tmp_path, [call(i) for i in range(2, 50)], name="broken.parquet")
     broken.write_bytes(broken.read_bytes()[:-40])
-    with pytest.raises(CorruptFileError, match="broken.parquet"):
+    with pytest.raises(CorruptFileError, match=r"broken\.parquet"):
         ingest_day(str(tmp_path), DAY)
 
 
@@ -111,7 +111,7 @@ def test_a_damaged_data_page_fails_the_day_naming_the_file(tmp_path):
     for i in range(40, 400):  # scribble over column data, keep the footer intact
         data[i] = 0xFF
     broken.write_bytes(bytes(data))
-    with pytest.raises(CorruptFileError, match="broken.parquet"):
+    with pytest.raises(CorruptFileError, match=r"broken\.parquet"):
         ingest_day(str(tmp_path), DAY)
 
 

@@ -51,11 +51,11 @@ def test_a_range_read_carries_the_date_column(tmp_path):
 def test_a_failed_day_leaves_the_previous_good_partition(tmp_path):
     archive, wh = tmp_path / "raw", str(tmp_path / "wh")
     write_raw(archive, [call(1), call(2)])
-    results, failures = process_days(str(archive), wh, [DAY], [])
+    _, failures = process_days(str(archive), wh, [DAY], [])
     assert not failures
     broken = write_raw(archive, [call(3)], name="late.parquet")
     broken.write_bytes(b"garbage")
-    results, failures = process_days(str(archive), wh, [DAY], [])
+    _, failures = process_days(str(archive), wh, [DAY], [])
     assert [f.day for f in failures] == [DAY]
     assert "late.parquet" in failures[0].error
     assert warehouse.read_partition(wh, "usage_daily", DAY)["calls"].to_list() == [2]
@@ -70,7 +70,7 @@ def test_s3_archive_and_warehouse_work_like_local_folders(s3_bucket, tmp_path):
     day = ingest_day(storage.join(s3_bucket, "raw"), DAY)
     assert (day.valid.height, day.stats["duplicates"]) == (2, 1)
 
-    results, failures = process_days(
+    _, failures = process_days(
         storage.join(s3_bucket, "raw"), storage.join(s3_bucket, "wh"), [DAY], []
     )
     assert not failures

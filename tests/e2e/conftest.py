@@ -51,7 +51,12 @@ def dagster_ui(tmp_path_factory) -> DagsterUI:
 
     root = tmp_path_factory.mktemp("dagster_ui")
     generate_archive(
-        str(root / "data"), scale=0.001, seed=7, start=ARCHIVE_DAYS[0], end=ARCHIVE_DAYS[1], progress=False
+        str(root / "data"),
+        scale=0.001,
+        seed=7,
+        start=ARCHIVE_DAYS[0],
+        end=ARCHIVE_DAYS[1],
+        progress=False,
     )
     home = root / "dagster_home"
     home.mkdir()

@@ -40,7 +40,13 @@ def code_location():
 def test_the_graph_shows_every_asset_of_the_code_location(asset_nodes, code_location):
     expected = {k.to_user_string() for k in code_location.get_all_asset_keys()}
     assert set(asset_nodes) == expected
-    for name in ("raw_call_logs", "partner_contracts", "usage_daily", "ingest_daily", "anomaly_flags"):
+    for name in (
+        "raw_call_logs",
+        "partner_contracts",
+        "usage_daily",
+        "ingest_daily",
+        "anomaly_flags",
+    ):
         assert name in asset_nodes
 
 
@@ -120,7 +126,9 @@ def backfill(dagster_ui, asset_nodes, code_location) -> dict:
         "assetSelection": [{"path": k.path} for k in sorted(daily)],
         "fromFailure": False,
     }
-    launched = graphql(dagster_ui.url, LAUNCH_BACKFILL, {"params": params})["launchPartitionBackfill"]
+    launched = graphql(dagster_ui.url, LAUNCH_BACKFILL, {"params": params})[
+        "launchPartitionBackfill"
+    ]
     assert launched["__typename"] == "LaunchBackfillSuccess", launched
     backfill_id = launched["backfillId"]
 
@@ -144,7 +152,10 @@ def test_a_backfill_runs_ranges_of_days_not_a_run_per_day(backfill):
     runs = backfill["runsOrError"]["results"]
     for run in runs:
         tags = {t["key"]: t["value"] for t in run["tags"]}
-        covered = (tags.get("dagster/asset_partition_range_start"), tags.get("dagster/asset_partition_range_end"))
+        covered = (
+            tags.get("dagster/asset_partition_range_start"),
+            tags.get("dagster/asset_partition_range_end"),
+        )
         assert covered == (BACKFILL_DAYS[0], BACKFILL_DAYS[-1]), tags
 
 
@@ -158,7 +169,9 @@ def test_a_backfill_writes_the_warehouse_partitions_of_its_days(backfill, dagste
             assert set(frame["date"].unique().to_list()) <= set(days)
     usage = warehouse.read_range(str(dagster_ui.warehouse), "usage_daily", days[0], days[-1])
     assert usage.height > 0
-    outside = warehouse.read_range(str(dagster_ui.warehouse), "ingest_daily", parse_day("2022-03-01"), parse_day("2022-03-01"))
+    outside = warehouse.read_range(
+        str(dagster_ui.warehouse), "ingest_daily", parse_day("2022-03-01"), parse_day("2022-03-01")
+    )
     assert outside.height == 0
 
 

@@ -6,13 +6,16 @@ import dagster as dg
 import duckdb
 import polars as pl
 import pytest
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
 
 from assets.daily import daily_tables
 from assets.flags import anomaly_flags
 from assets.raw import partner_contracts, raw_call_logs
 from assets.resources import CallauditConfig
 from callaudit import warehouse
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 START, END = dt.date(2022, 3, 1), dt.date(2022, 3, 7)
 
@@ -79,7 +82,14 @@ def materialised(sample_archive, tmp_path_factory):
             [raw_call_logs, partner_contracts, daily_tables, anomaly_flags],
             resources={"callaudit": resource},
             instance=instance,
-            selection=["usage_daily", "partner_daily", "network_daily", "ingest_daily", "quarantine", "anomaly_flags"],
+            selection=[
+                "usage_daily",
+                "partner_daily",
+                "network_daily",
+                "ingest_daily",
+                "quarantine",
+                "anomaly_flags",
+            ],
             tags={
                 ASSET_PARTITION_RANGE_START_TAG: START.isoformat(),
                 ASSET_PARTITION_RANGE_END_TAG: END.isoformat(),

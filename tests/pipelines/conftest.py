@@ -21,7 +21,10 @@ partners:
 
 
 def write_day(archive: Path, day: dt.date, name: str = "part-0.parquet", calls: int = 3) -> Path:
-    rows = [call(i, ts=dt.datetime(day.year, day.month, day.day, 10, 0, i, tzinfo=dt.UTC)) for i in range(calls)]
+    rows = [
+        call(i, ts=dt.datetime(day.year, day.month, day.day, 10, 0, i, tzinfo=dt.UTC))
+        for i in range(calls)
+    ]
     return write_raw(archive, rows, day=day, name=name)
 
 

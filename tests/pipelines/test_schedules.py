@@ -47,7 +47,9 @@ def test_the_schedule_runs_the_daily_job_at_two_utc_by_default():
     assert nightly_schedule.cron_schedule == NIGHTLY_CRON == "0 2 * * *"
 
 
-@pytest.mark.parametrize(("value", "running"), [(None, False), ("stopped", False), ("running", True)])
+@pytest.mark.parametrize(
+    ("value", "running"), [(None, False), ("stopped", False), ("running", True)]
+)
 def test_automation_status_comes_from_the_environment(monkeypatch, value, running):
     if value is None:
         monkeypatch.delenv("CALLAUDIT_AUTOMATION", raising=False)

@@ -56,7 +56,9 @@ def day_rows(day: dt.date, unknown_partner: bool) -> list[dict]:
     rows.append(rows[0])  # the shipper is at-least-once
     rows.append(call(base + 99, ts=at(12, day=day), items=-5))  # quarantined
     if unknown_partner:
-        rows.append(call(base + 98, ts=at(13, day=day), partner_id=UNKNOWN_PARTNER, app_id="shadow-app"))
+        rows.append(
+            call(base + 98, ts=at(13, day=day), partner_id=UNKNOWN_PARTNER, app_id="shadow-app")
+        )
     return rows
 
 
@@ -83,7 +85,9 @@ def build_archive(root: Path) -> Warehouse:
         write_raw(archive, day_rows(day, unknown_partner=day == DAYS[1]), day=day)
     contracts = root / "contracts.yaml"
     contracts.write_text(CONTRACTS)
-    return Warehouse(root, str(archive), str(contracts), str(root / "warehouse"), str(root / "reports"), DAYS)
+    return Warehouse(
+        root, str(archive), str(contracts), str(root / "warehouse"), str(root / "reports"), DAYS
+    )
 
 
 @pytest.fixture

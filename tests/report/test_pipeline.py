@@ -1,0 +1,83 @@
+"""From raw call logs to a report, and the report rebuilt through Dagster."""
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from assets.report import yearly_report
+from assets.resources import CallauditConfig
+from callaudit.daily import process_days
+from callaudit.report import gather_year, write_report
+from pipelines.backfill import resource_config
+from pipelines.reporting import build_reports, report_job
+from tests.rawlogs import at, call, write_raw
+from tests.report.builders import CONTRACTS_YAML, contracts, usage, write_day
+
+DAYS = (dt.date(2022, 3, 1), dt.date(2022, 3, 2))
+
+
+def test_a_report_from_raw_logs_counts_every_valid_call(tmp_path):
+    archive, wh = tmp_path / "raw", tmp_path / "wh"
+    for day in DAYS:
+        rows = [call(i, ts=at(9, 0, i, day=day)) for i in range(1, 6)]
+        rows.append(call(1, ts=at(9, 0, 1, day=day)))  # shipped twice
+        write_raw(archive, rows, day=day)
+    c = contracts()
+    results, failures = process_days(str(archive), str(wh), list(DAYS), c.restricted_networks)
+    assert not failures
+    files = write_report(gather_year(str(wh), c, 2022), str(tmp_path / "reports"), pdf=False)
+    written = json.loads(Path(files.files["summary.json"]).read_text())
+    assert written["totals"]["calls"] == sum(r.ingest["rows_valid"] for r in results) == 10
+    assert written["data_quality"]["duplicates"] == 2
+    assert written["partners"][0]["items"] == 10 * call(1)["items"]
+
+
+@pytest.fixture
+def located(tmp_path):
+    contracts_path = tmp_path / "contracts.yaml"
+    contracts_path.write_text(CONTRACTS_YAML)
+    wh = tmp_path / "wh"
+    write_day(wh, dt.date(2022, 6, 1), [usage("acme", 7, 70)], flag_rows=[])
+    return resource_config(
+        archive=str(tmp_path / "raw"),
+        contracts=str(contracts_path),
+        warehouse=str(wh),
+        reports=str(tmp_path / "reports"),
+    )
+
+
+@pytest.fixture
+def defs():
+    return dg.Definitions(
+        assets=[yearly_report], jobs=[report_job], resources={"callaudit": CallauditConfig()}
+    )
+
+
+def test_build_reports_runs_the_report_job_and_returns_path_and_headline(located, defs, tmp_path):
+    with dg.DagsterInstance.ephemeral() as instance:
+        built = build_reports(defs, instance, located, dt.date(2022, 1, 1), dt.date(2022, 12, 31))
+    [(path, headline)] = built
+    assert path == str(tmp_path / "reports" / "2022" / "report.html")
+    assert Path(path).exists()
+    assert headline.startswith("Partial year: this 2022 report covers 2022-06-01 to 2022-06-01")
+    assert "Acme's apps called the API 7 times" in headline
+
+
+def test_build_reports_for_a_year_without_data_says_so(located, defs):
+    with (
+        dg.DagsterInstance.ephemeral() as instance,
+        pytest.raises(ValueError, match="no data for 2023"),
+    ):
+        build_reports(defs, instance, located, dt.date(2023, 1, 1), dt.date(2023, 12, 31))
+
+
+def test_the_asset_itself_fails_with_a_readable_reason_for_a_year_without_data(located, defs):
+    from pipelines.backfill import run_job
+
+    with dg.DagsterInstance.ephemeral() as instance:
+        run = run_job(defs, "report_job", instance, config=located, partition_key="2023")
+    assert not run.success
+    assert "no data for 2023" in run.error

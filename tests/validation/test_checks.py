@@ -1,0 +1,127 @@
+"""The asset checks in Dagster: materialised with the real daily tables and flags."""
+
+import dagster as dg
+import polars as pl
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
+
+from assets.checks import DAILY_CHECKS, FLAG_CHECKS, check_result
+from assets.daily import daily_tables
+from assets.flags import anomaly_flags
+from assets.resources import CallauditConfig
+from callaudit import warehouse
+from callaudit.validation import failed_days
+from callaudit.validation.outcome import CheckReport, Finding
+from callaudit.validation.results import VALIDATION_RESULTS
+
+
+def resources(wh):
+    return {
+        "callaudit": CallauditConfig(
+            archive=wh.archive,
+            contracts=wh.contracts,
+            warehouse=wh.url,
+            reports=wh.reports,
+            workers=1,
+        )
+    }
+
+
+def range_tags(days):
+    return {
+        ASSET_PARTITION_RANGE_START_TAG: days[0].isoformat(),
+        ASSET_PARTITION_RANGE_END_TAG: days[-1].isoformat(),
+    }
+
+
+def evaluations(result):
+    return {e.check_name: e for e in result.get_asset_check_evaluations()}
+
+
+def materialized(result):
+    return {m.asset_key.to_user_string() for m in result.get_asset_materialization_events()}
+
+
+def test_check_result_names_failed_days_expectations_and_offending_values(clean):
+    day = clean.days[1]
+    report = CheckReport(
+        "usage_daily_suite",
+        "usage_daily",
+        clean.days,
+        [
+            Finding(
+                day,
+                "usage_daily_suite",
+                "usage_daily",
+                "expect_column_values_to_be_between",
+                "calls",
+                "critical",
+                False,
+                2,
+                ("calls=-1", "calls=-4"),
+            )
+        ],
+    )
+    result = check_result(report, "usage_daily")
+    assert not result.passed
+    assert result.severity == dg.AssetCheckSeverity.ERROR
+    assert result.metadata["failed_days"].value == day.isoformat()
+    assert (
+        result.metadata["failed_expectations"].value == "expect_column_values_to_be_between(calls)"
+    )
+    assert result.metadata["unexpected_rows"].value == 2
+    assert "calls=-4" in result.metadata["failures"].value
+
+
+def test_a_clean_range_run_passes_every_check_and_builds_the_flags(raw_archive):
+    result = dg.materialize(
+        [daily_tables, anomaly_flags, *DAILY_CHECKS, *FLAG_CHECKS],
+        resources=resources(raw_archive),
+        tags=range_tags(raw_archive.days),
+    )
+    checks = evaluations(result)
+    assert len(checks) == 8
+    assert all(e.passed for e in checks.values()), {
+        n: e.description for n, e in checks.items() if not e.passed
+    }
+    assert "anomaly_flags" in materialized(result)
+    assert checks["usage_daily_suite"].metadata["days_checked"].value == 3
+    assert failed_days(raw_archive.url, raw_archive.days) == {}
+
+
+def test_a_blocking_failure_keeps_anomaly_flags_from_running_and_names_the_day(clean):
+    bad = clean.days[2]
+    clean.corrupt("partner_daily", bad, lambda f: pl.concat([f, f.head(1)]))
+    result = dg.materialize(
+        [daily_tables, anomaly_flags, *DAILY_CHECKS],
+        selection=dg.AssetSelection.checks(*DAILY_CHECKS)
+        | dg.AssetSelection.assets("anomaly_flags"),
+        resources=resources(clean),
+        tags=range_tags(clean.days),
+        raise_on_error=False,
+    )
+    assert not result.success
+    assert "anomaly_flags" not in materialized(result)
+    suite = evaluations(result)["partner_daily_suite"]
+    assert not suite.passed
+    assert suite.metadata["failed_days"].value == bad.isoformat()
+    assert (
+        "expect_compound_columns_to_be_unique(date, partner_id)"
+        in suite.metadata["failed_expectations"].value
+    )
+    assert list(failed_days(clean.url, clean.days)) == [bad]
+
+
+def test_a_nightly_run_records_the_result_for_its_day(clean):
+    day = clean.days[0]
+    result = dg.materialize(
+        [daily_tables, *DAILY_CHECKS],
+        resources=resources(clean),
+        partition_key=day.isoformat(),
+    )
+    assert evaluations(result)["ingest_daily_adds_up"].metadata["days"].value == f"{day} .. {day}"
+    recorded = warehouse.read_partition(clean.url, VALIDATION_RESULTS, day)
+    assert set(recorded["check"]) == {e for e in evaluations(result)}
+    assert not warehouse.has_partition(clean.url, VALIDATION_RESULTS, clean.days[1])
