@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
                     str(out / f"reference-{engine}"),
                     args.start,
                     args.end,
-                ],  # fmt: skip
+                ],
                 env=env,
                 log=log,
             )
