@@ -98,12 +98,15 @@ def polars_day(archive: str, day: dt.date, out: str) -> int:
         return 0
     start = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
     end = start + dt.timedelta(days=1)
+    schemas = [pl.read_parquet_schema(path) for path in files]
+    integer_ids = all(s["request_id"].is_integer() for s in schemas)
+    id_type = pl.UInt64 if integer_ids else pl.String
     frames = []
     for path in files:  # files of one day may disagree on types (text status, ...)
         frame = pl.scan_parquet(path)
         frames.append(
             frame.select(
-                pl.col("request_id").cast(pl.String),
+                pl.col("request_id").cast(id_type),
                 pl.col("ts").cast(pl.Datetime("us", "UTC")),
                 *(pl.col(c).cast(pl.Categorical) for c in _CATEGORICAL),
                 pl.col("status").cast(pl.Int32, strict=False),
@@ -136,7 +139,7 @@ def polars_day(archive: str, day: dt.date, out: str) -> int:
         pl.col("latency_ms").quantile(0.95, "nearest").alias("latency_p95_ms"),
     )
     peak = (
-        calls.group_by("partner_id", pl.col("ts").dt.truncate("1m").alias("minute"))
+        calls.group_by("partner_id", (pl.col("ts").dt.epoch("us") // 60_000_000).alias("minute"))
         .len()
         .group_by("partner_id")
         .agg(pl.col("len").max().alias("peak_calls_per_minute"))

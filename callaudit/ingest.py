@@ -198,12 +198,35 @@ def _scan(url: str) -> pl.LazyFrame:
     return pl.scan_parquet(url)
 
 
+@dataclass
+class _Split:
+    valid: pl.DataFrame
+    rejected: pl.DataFrame
+    usable: int
+
+
+def _collect_split(rows: pl.LazyFrame, day: dt.date) -> _Split:
+    """Valid (usable, first delivery) rows, rejected rows with their reason, and the
+    usable count, from one scan: the three plans share it."""
+    reason, detail = _reason_exprs(day)
+    usable = rows.filter(pl.col(USABLE))
+    # The shipper is at-least-once: keep the first delivery of each request_id.
+    valid = usable.filter(pl.col("request_id").is_first_distinct()).select(list(RAW_SCHEMA))
+    rejected = (
+        rows.filter(~pl.col(USABLE))
+        .with_columns(reason.alias(REASON))
+        .with_columns(detail.alias(DETAIL))
+    )
+    valid_df, rejected_df, count = pl.collect_all([valid, rejected, usable.select(pl.len())])
+    return _Split(valid_df, rejected_df, int(count.item()))
+
+
 def read_day(
     archive: str, day: dt.date, *, skip_corrupt_files: bool = False
-) -> tuple[pl.DataFrame, list[str], list[str]]:
-    """All rows of a day, normalised, with ``_usable`` false on rows to quarantine.
+) -> tuple[_Split, list[str], list[str]]:
+    """A day's rows, normalised and split into valid and rejected ones.
 
-    Returns the frame, the files read and the files skipped as unreadable.
+    Returns the split, the files read and the files skipped as unreadable.
     """
     folder = storage.day_folder(archive, day)
     files = [f.url for f in storage.list_files(folder)]
@@ -238,7 +261,7 @@ def read_day(
         return lazy.with_columns(_usable_expr(day).fill_null(False).alias(USABLE))
 
     try:
-        rows = build(readable).collect()
+        split = _collect_split(build(readable), day)
     except Exception as exc:
         # A damaged data page only shows when decoded: find which file it is.
         broken = [(url, why) for url, _ in readable if (why := _check_readable(url))]
@@ -249,8 +272,8 @@ def read_day(
             raise CorruptFileError(url, why) from exc
         skipped.extend(url for url, _ in broken)
         bad = {url for url, _ in broken}
-        rows = build([(u, s) for u, s in readable if u not in bad]).collect()
-    return rows, files, skipped
+        split = _collect_split(build([(u, s) for u, s in readable if u not in bad]), day)
+    return split, files, skipped
 
 
 def _quarantine_frame(rejected: pl.DataFrame, files: list[str]) -> pl.DataFrame:
@@ -278,28 +301,16 @@ def _quarantine_frame(rejected: pl.DataFrame, files: list[str]) -> pl.DataFrame:
 def ingest_day(archive: str, day: dt.date, *, skip_corrupt_files: bool = False) -> DayIngest:
     """Read a day and split it into valid, de-duplicated calls and quarantined rows."""
     started = time.perf_counter()
-    rows, files, skipped = read_day(archive, day, skip_corrupt_files=skip_corrupt_files)
+    split, files, skipped = read_day(archive, day, skip_corrupt_files=skip_corrupt_files)
     read_done = time.perf_counter()
-    reason, detail = _reason_exprs(day)
-    usable = rows.filter(pl.col(USABLE)).select(list(RAW_SCHEMA))
-    rejected = (
-        rows.filter(~pl.col(USABLE))
-        .with_columns(reason.alias(REASON))
-        .with_columns(detail.alias(DETAIL))
-    )
-    del rows
-    # The shipper is at-least-once: keep the first delivery of each request_id.
-    if usable["request_id"].n_unique() < usable.height:
-        valid = usable.filter(pl.col("request_id").is_first_distinct())
-    else:
-        valid = usable
-    duplicates = usable.height - valid.height
+    valid, rejected = split.valid, split.rejected
+    duplicates = split.usable - valid.height
     reason_counts = dict(rejected.group_by(REASON).len().iter_rows()) if rejected.height else {}
     ingest = INGEST_DAILY.conform(
         pl.DataFrame(
             {
                 "files": [len(files) - len(skipped)],
-                "rows_read": [usable.height + rejected.height],
+                "rows_read": [split.usable + rejected.height],
                 "rows_valid": [valid.height],
                 "duplicates": [duplicates],
                 "quarantined": [rejected.height],

@@ -125,3 +125,28 @@ def test_a_nightly_run_records_the_result_for_its_day(clean):
     recorded = warehouse.read_partition(clean.url, VALIDATION_RESULTS, day)
     assert set(recorded["check"]) == {e for e in evaluations(result)}
     assert not warehouse.has_partition(clean.url, VALIDATION_RESULTS, clean.days[1])
+
+
+def test_a_report_built_in_a_later_run_refuses_a_year_with_failed_days(clean):
+    from assets.report import yearly_report
+
+    bad = clean.days[1]
+    clean.corrupt("ingest_daily", bad, lambda f: f.with_columns(rows_read=pl.col("rows_read") + 1))
+    checks = dg.materialize(
+        [daily_tables, anomaly_flags, *DAILY_CHECKS],
+        selection=dg.AssetSelection.checks(*DAILY_CHECKS)
+        | dg.AssetSelection.assets("anomaly_flags"),
+        resources=resources(clean),
+        tags=range_tags(clean.days),
+        raise_on_error=False,
+    )
+    assert not evaluations(checks)["ingest_daily_adds_up"].passed
+
+    report = dg.materialize(
+        [yearly_report], resources=resources(clean), partition_key="2022", raise_on_error=False
+    )
+    assert not report.success
+    failure = next(e for e in report.all_events if e.is_step_failure)
+    message = failure.event_specific_data.error.message
+    assert "1 day(s) failed validation" in message
+    assert bad.isoformat() in message
