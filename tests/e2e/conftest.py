@@ -45,7 +45,7 @@ def _code_location_loaded(url: str) -> bool:
     return any(e["loadStatus"] == "LOADED" and e["locationOrLoadError"] for e in entries)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def dagster_ui(tmp_path_factory) -> DagsterUI:
     from callaudit.synth import generate_archive
 
@@ -85,5 +85,58 @@ def dagster_ui(tmp_path_factory) -> DagsterUI:
         except Exception as exc:
             tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
             raise RuntimeError(f"dagster dev did not come up: {exc}\n{tail}") from exc
+        # The community sign-up dialog would cover the first screen of the UI.
+        graphql(url, "mutation { setNuxSeen }")
         yield DagsterUI(url, root, root / "data" / "warehouse", log, process.pid)
     assert process.poll() is not None, "dagster dev still running after stop"
+
+
+LAUNCH_BACKFILL = """mutation($params: LaunchBackfillParams!) {
+  launchPartitionBackfill(backfillParams: $params) {
+    __typename
+    ... on LaunchBackfillSuccess { backfillId }
+    ... on PythonError { message }
+    ... on InvalidSubsetError { message }
+    ... on UnauthorizedError { message }
+  }
+}"""
+
+BACKFILL_STATUS = """query($id: String!) {
+  partitionBackfillOrError(backfillId: $id) {
+    ... on PartitionBackfill { id status error { message } }
+  }
+  runsOrError(filter: {tags: [{key: "dagster/backfill", value: $id}]}) {
+    ... on Runs { results { runId status jobName tags { key value } } }
+  }
+}"""
+
+DONE = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
+
+
+@pytest.fixture(scope="package")
+def backfill(dagster_ui) -> dict:
+    """Three days of every day-grain asset, launched through the UI's GraphQL API."""
+    from pipelines.definitions import defs
+
+    daily = defs.resolve_job_def("daily_job").asset_layer.executable_asset_keys
+    # Exact ranges per asset: with `assetSelection` + `partitionNames` Dagster would also
+    # recompute the flags of the days whose history window covers these days.
+    days = {"range": {"start": BACKFILL_DAYS[0], "end": BACKFILL_DAYS[-1]}}
+    params = {
+        "partitionsByAssets": [
+            {"assetKey": {"path": k.path}, "partitions": days} for k in sorted(daily)
+        ]
+    }
+    launched = graphql(dagster_ui.url, LAUNCH_BACKFILL, {"params": params})[
+        "launchPartitionBackfill"
+    ]
+    assert launched["__typename"] == "LaunchBackfillSuccess", launched
+    backfill_id = launched["backfillId"]
+
+    def finished():
+        data = graphql(dagster_ui.url, BACKFILL_STATUS, {"id": backfill_id})
+        status = data["partitionBackfillOrError"]["status"]
+        return data if status in DONE else None
+
+    data = wait_until(finished, timeout=150, interval=2, what=f"backfill {backfill_id}")
+    return {"id": backfill_id, **data}

@@ -5,7 +5,7 @@ import pytest
 from callaudit import warehouse
 from callaudit.dates import parse_day
 from tests.e2e.conftest import BACKFILL_DAYS
-from tests.e2e.graphql import REPOSITORY, graphql, wait_until
+from tests.e2e.graphql import REPOSITORY, graphql
 
 pytestmark = pytest.mark.e2e
 
@@ -91,54 +91,6 @@ def test_the_nightly_schedule_and_the_sensors_are_there(dagster_ui):
     assert (nightly["cronSchedule"], nightly["executionTimezone"]) == ("0 2 * * *", "UTC")
     assert nightly["pipelineName"] == "daily_job"
     assert [t["pipelineName"] for t in sensors["late_data_sensor"]["targets"]] == ["daily_job"]
-
-
-LAUNCH_BACKFILL = """mutation($params: LaunchBackfillParams!) {
-  launchPartitionBackfill(backfillParams: $params) {
-    __typename
-    ... on LaunchBackfillSuccess { backfillId }
-    ... on PythonError { message }
-    ... on InvalidSubsetError { message }
-    ... on UnauthorizedError { message }
-  }
-}"""
-
-BACKFILL_STATUS = """query($id: String!) {
-  partitionBackfillOrError(backfillId: $id) {
-    ... on PartitionBackfill { id status error { message } }
-  }
-  runsOrError(filter: {tags: [{key: "dagster/backfill", value: $id}]}) {
-    ... on Runs { results { runId status jobName tags { key value } } }
-  }
-}"""
-
-DONE = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
-
-
-@pytest.fixture(scope="module")
-def backfill(dagster_ui, asset_nodes, code_location) -> dict:
-    """Three days of every day-grain asset, launched as the UI's backfill dialog does."""
-    from pipelines.definitions import defs
-
-    daily = defs.resolve_job_def("daily_job").asset_layer.executable_asset_keys
-    params = {
-        "partitionNames": BACKFILL_DAYS,
-        "assetSelection": [{"path": k.path} for k in sorted(daily)],
-        "fromFailure": False,
-    }
-    launched = graphql(dagster_ui.url, LAUNCH_BACKFILL, {"params": params})[
-        "launchPartitionBackfill"
-    ]
-    assert launched["__typename"] == "LaunchBackfillSuccess", launched
-    backfill_id = launched["backfillId"]
-
-    def finished():
-        data = graphql(dagster_ui.url, BACKFILL_STATUS, {"id": backfill_id})
-        status = data["partitionBackfillOrError"]["status"]
-        return data if status in DONE else None
-
-    data = wait_until(finished, timeout=150, interval=2, what=f"backfill {backfill_id}")
-    return {"id": backfill_id, **data}
 
 
 def test_a_backfill_from_the_ui_succeeds(backfill, dagster_ui):
