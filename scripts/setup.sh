@@ -19,7 +19,7 @@ fi
 if [ "${CALLAUDIT_INSTALL_BROWSER:-0}" = "1" ] && ! command -v chromium >/dev/null 2>&1; then
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core >/dev/null
   else
     echo "setup: chromium not installed (needs root and apt-get); browser tests will skip" >&2
   fi

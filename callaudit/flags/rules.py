@@ -336,17 +336,24 @@ def _offending_pairs(
     return summed.join(verdict, on=["agreement_id", key]).filter(~pl.col("allowed"))
 
 
-def unauthorized_app_flags(usage_daily: pl.DataFrame, contracts: Contracts) -> pl.DataFrame:
-    """Calls from apps the agreement in force does not list."""
-    offending = _with_names(
-        _offending_pairs(usage_daily, "app_id", contracts, Agreement.allows_app), contracts
-    )
-    rows = _listing(offending, "app_id").with_columns(
+def _unauthorized_flags(
+    usage_daily: pl.DataFrame,
+    contracts: Contracts,
+    *,
+    key: str,
+    allows,
+    flag: str,
+    severity: str,
+    wording: str,
+) -> pl.DataFrame:
+    """Calls whose ``key`` (app or endpoint) the agreement in force does not allow."""
+    offending = _with_names(_offending_pairs(usage_daily, key, contracts, allows), contracts)
+    rows = _listing(offending, key).with_columns(
         pl.lit(0).alias("threshold"),
-        pl.lit("critical").alias("severity"),
+        pl.lit(severity).alias("severity"),
         (
             pl.col("partner_name")
-            + pl.lit(" called from apps not authorised by ")
+            + pl.lit(f" {wording} ")
             + pl.col("agreement_id")
             + pl.lit(" on ")
             + iso_day(pl.col(DATE_COLUMN))
@@ -354,28 +361,33 @@ def unauthorized_app_flags(usage_daily: pl.DataFrame, contracts: Contracts) -> p
             + pl.col("listing")
         ).alias("detail"),
     )
-    return _finish(rows, "unauthorized_app", "calls")
+    return _finish(rows, flag, "calls")
+
+
+def unauthorized_app_flags(usage_daily: pl.DataFrame, contracts: Contracts) -> pl.DataFrame:
+    """Calls from apps the agreement in force does not list."""
+    return _unauthorized_flags(
+        usage_daily,
+        contracts,
+        key="app_id",
+        allows=Agreement.allows_app,
+        flag="unauthorized_app",
+        severity="critical",
+        wording="called from apps not authorised by",
+    )
 
 
 def unauthorized_endpoint_flags(usage_daily: pl.DataFrame, contracts: Contracts) -> pl.DataFrame:
     """Calls to endpoints matching none of the agreement's globs."""
-    offending = _with_names(
-        _offending_pairs(usage_daily, "endpoint", contracts, Agreement.allows_endpoint), contracts
+    return _unauthorized_flags(
+        usage_daily,
+        contracts,
+        key="endpoint",
+        allows=Agreement.allows_endpoint,
+        flag="unauthorized_endpoint",
+        severity="warning",
+        wording="called endpoints outside",
     )
-    rows = _listing(offending, "endpoint").with_columns(
-        pl.lit(0).alias("threshold"),
-        pl.lit("warning").alias("severity"),
-        (
-            pl.col("partner_name")
-            + pl.lit(" called endpoints outside ")
-            + pl.col("agreement_id")
-            + pl.lit(" on ")
-            + iso_day(pl.col(DATE_COLUMN))
-            + pl.lit(": ")
-            + pl.col("listing")
-        ).alias("detail"),
-    )
-    return _finish(rows, "unauthorized_endpoint", "calls")
 
 
 def restricted_network_flags(network_daily: pl.DataFrame, contracts: Contracts) -> pl.DataFrame:
