@@ -16,7 +16,7 @@ import os
 
 import dagster as dg
 
-from assets.partitions import FIRST_DAY
+from assets.partitions import FIRST_DAY, LAST_DAY
 from pipelines.jobs import daily_job
 
 #: When the nightly run starts, in UTC (cron syntax).
@@ -55,6 +55,8 @@ def nightly_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | d
     day = day_before(context.scheduled_execution_time)
     if day < dt.date.fromisoformat(FIRST_DAY):
         return dg.SkipReason(f"{day} is before the first partition {FIRST_DAY}")
+    if LAST_DAY and day > dt.date.fromisoformat(LAST_DAY):
+        return dg.SkipReason(f"{day} is after the archive's last day {LAST_DAY}")
     return dg.RunRequest(
         run_key=day.isoformat(),
         partition_key=day.isoformat(),

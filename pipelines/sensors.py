@@ -29,7 +29,7 @@ from dagster._core.storage.tags import (
     PARTITION_NAME_TAG,
 )
 
-from assets.partitions import FIRST_DAY
+from assets.partitions import FIRST_DAY, LAST_DAY
 from assets.resources import CallauditConfig
 from callaudit import storage
 from callaudit.archive_scan import NO_FILES, DayFiles, changed_days, content_hash, scan_days
@@ -74,6 +74,8 @@ def _partition_days(
 ) -> dict[dt.date, DayFiles]:
     """The scanned days that are partitions: from FIRST_DAY up to the last complete UTC day."""
     first, today = dt.date.fromisoformat(FIRST_DAY), now.astimezone(dt.UTC).date()
+    if LAST_DAY:
+        today = min(today, dt.date.fromisoformat(LAST_DAY) + dt.timedelta(days=1))
     return {d: seen for d, seen in scanned.items() if first <= d < today}
 
 

@@ -8,4 +8,6 @@ if [ ! -d data/warehouse/usage_daily ]; then
 fi
 scripts/setup.sh
 export GX_ANALYTICS_ENABLED=false
+# The sample archive is the closed year 2022: the graph gets exactly its days.
+export CALLAUDIT_LAST_DAY="${CALLAUDIT_LAST_DAY:-2022-12-31}"
 exec .venv/bin/callaudit dev --port "${PORT:-3000}"

@@ -149,3 +149,16 @@ def test_failed_days_are_recorded_per_day_and_a_rerun_replaces_them(clean):
     reports = validate_daily_tables(clean.url, clean.days)
     record_findings(clean.url, [f for r in reports.values() for f in r.findings], reports)
     assert failed_days(clean.url, clean.days) == {}
+
+
+def test_a_stream_connection_delivering_a_thousand_tweets_per_call_is_valid_usage(clean):
+    """Seen on a generated year (seed 11): a sample-stream call returned ~1,100 tweets."""
+    day = clean.days[0]
+
+    def stream_heavy(frame: pl.DataFrame) -> pl.DataFrame:
+        return frame.with_columns(items=pl.col("calls") * 1_130)
+
+    clean.corrupt("usage_daily", day, stream_heavy)
+    clean.corrupt("partner_daily", day, lambda f: f.with_columns(items=pl.col("calls") * 1_130))
+    reports = validate_daily_tables(clean.url, [day])
+    assert "usage_daily_suite" not in failing(reports)
