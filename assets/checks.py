@@ -141,6 +141,18 @@ DAILY_CHECK_SPECS = [
 ]
 
 
+def _publish(
+    context: dg.AssetCheckExecutionContext, warehouse_url: str, reports: dict[str, CheckReport]
+):
+    """Record each day's outcome in validation_results, then yield the check results."""
+    record_findings(
+        warehouse_url, [f for r in reports.values() for f in r.findings], reports.keys()
+    )
+    for report in reports.values():
+        context.log.info(report.summary())
+        yield check_result(report, report.table)
+
+
 @dg.multi_asset_check(
     specs=DAILY_CHECK_SPECS,
     name="daily_table_checks",
@@ -149,12 +161,7 @@ DAILY_CHECK_SPECS = [
 def daily_table_checks(context: dg.AssetCheckExecutionContext, callaudit: CallauditConfig):
     days = run_days(context)
     reports = validate_daily_tables(callaudit.warehouse, days)
-    record_findings(
-        callaudit.warehouse, [f for r in reports.values() for f in r.findings], reports.keys()
-    )
-    for report in reports.values():
-        context.log.info(report.summary())
-        yield check_result(report, report.table)
+    yield from _publish(context, callaudit.warehouse, reports)
 
 
 FLAG_CHECK_SPECS = [
@@ -188,12 +195,7 @@ def anomaly_flags_checks(context: dg.AssetCheckExecutionContext, callaudit: Call
     days = run_days(context)
     known = [p.id for p in callaudit.load_contracts().partners]
     reports = validate_flags(callaudit.warehouse, days, known)
-    record_findings(
-        callaudit.warehouse, [f for r in reports.values() for f in r.findings], reports.keys()
-    )
-    for report in reports.values():
-        context.log.info(report.summary())
-        yield check_result(report, report.table)
+    yield from _publish(context, callaudit.warehouse, reports)
 
 
 def report_summary_checks(asset: str = "yearly_report") -> dg.AssetChecksDefinition:

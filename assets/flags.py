@@ -81,7 +81,6 @@ def anomaly_flags(
         pl.len().alias("flags"), pl.col("partner_id").n_unique().alias("partners")
     )
     examples = flags.sort("score", descending=True, nulls_last=True).head(10)
-    notes = getattr(result, "notes", None)
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": flags.height,
@@ -94,6 +93,6 @@ def anomaly_flags(
                 ["date", "partner", "flag", "detail"],
                 examples.select(DATE_COLUMN, "partner_id", "flag", "detail").rows(),
             ),
-            "insufficient_history_notes": notes.height if notes is not None else 0,
+            "insufficient_history_notes": result.notes.height,
         }
     )

@@ -136,7 +136,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         failed = outcome.failed[0]
         raise CliError(f"backfill run {failed.label} failed: {failed.error}")
     report_paths = []
-    if not args.no_report and "report_job" in {j.name for j in defs.resolve_all_job_defs()}:
+    if not args.no_report:
         from pipelines.reporting import build_reports
 
         report_paths = build_reports(defs, instance, config, args.start, args.end)
@@ -161,11 +161,8 @@ def _print_backfill_summary(warehouse: str, start, end, started: float, reports:
         f"{totals['quarantined']:,} quarantined, {totals['skipped_files']} files skipped "
         f"in {seconds:.1f}s ({rate:,.0f} rows/s)"
     )
-    try:
-        flags = wh.read_range(warehouse, "anomaly_flags", start, end)
-    except KeyError:
-        flags = None
-    if flags is not None and flags.height:
+    flags = wh.read_range(warehouse, "anomaly_flags", start, end)
+    if flags.height:
         by_kind = flags.group_by("flag").len().sort("len", descending=True)
         listed = ", ".join(f"{f} {n}" for f, n in by_kind.iter_rows())
         print(f"flags: {flags.height} ({listed})")

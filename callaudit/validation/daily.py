@@ -8,7 +8,7 @@ checks wrap these, and benchmarks call them directly.
 
 import datetime as dt
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import polars as pl
 
@@ -71,10 +71,12 @@ def _suite_check(
     return CheckReport(check, table, days, findings, time.perf_counter() - started)
 
 
-def _report(
-    check: str, table: str, days: list[dt.date], findings: list[Finding], started: float
+def _reconciliation(
+    check: str, table: str, days: list[dt.date], findings: Callable[[], list[Finding]]
 ) -> CheckReport:
-    return CheckReport(check, table, days, findings, time.perf_counter() - started)
+    """Run an exact reconciliation and time it like a suite."""
+    started = time.perf_counter()
+    return CheckReport(check, table, days, findings(), time.perf_counter() - started)
 
 
 def validate_daily_tables(warehouse_url: str, days: Iterable[dt.date]) -> dict[str, CheckReport]:
@@ -92,29 +94,23 @@ def validate_daily_tables(warehouse_url: str, days: Iterable[dt.date]) -> dict[s
             INGEST_SUITE, "ingest_daily", ingest, ingest_days, days, min_rows=1
         ),
     }
-    started = time.perf_counter()
-    reports[INGEST_ADDS_UP] = _report(
+    reports[INGEST_ADDS_UP] = _reconciliation(
         INGEST_ADDS_UP,
         "ingest_daily",
         days,
-        reconcile.ingest_adds_up(ingest, days, check=INGEST_ADDS_UP),
-        started,
+        lambda: reconcile.ingest_adds_up(ingest, days, check=INGEST_ADDS_UP),
     )
-    started = time.perf_counter()
-    reports[USAGE_MATCHES_INGEST] = _report(
+    reports[USAGE_MATCHES_INGEST] = _reconciliation(
         USAGE_MATCHES_INGEST,
         "usage_daily",
         days,
-        reconcile.usage_matches_ingest(usage, ingest, days, check=USAGE_MATCHES_INGEST),
-        started,
+        lambda: reconcile.usage_matches_ingest(usage, ingest, days, check=USAGE_MATCHES_INGEST),
     )
-    started = time.perf_counter()
-    reports[PARTNER_MATCHES_USAGE] = _report(
+    reports[PARTNER_MATCHES_USAGE] = _reconciliation(
         PARTNER_MATCHES_USAGE,
         "partner_daily",
         days,
-        reconcile.partner_matches_usage(partner, usage, days, check=PARTNER_MATCHES_USAGE),
-        started,
+        lambda: reconcile.partner_matches_usage(partner, usage, days, check=PARTNER_MATCHES_USAGE),
     )
     return reports
 
@@ -129,11 +125,12 @@ def validate_flags(
     reports = {
         FLAGS_SUITE: _suite_check(FLAGS_SUITE, "anomaly_flags", flags, flag_days, days, min_rows=0)
     }
-    started = time.perf_counter()
-    findings = reconcile.unknown_partners_flagged(
-        usage, flags, known_partners, days, check=UNKNOWN_PARTNERS_FLAGGED
-    )
-    reports[UNKNOWN_PARTNERS_FLAGGED] = _report(
-        UNKNOWN_PARTNERS_FLAGGED, "anomaly_flags", days, findings, started
+    reports[UNKNOWN_PARTNERS_FLAGGED] = _reconciliation(
+        UNKNOWN_PARTNERS_FLAGGED,
+        "anomaly_flags",
+        days,
+        lambda: reconcile.unknown_partners_flagged(
+            usage, flags, known_partners, days, check=UNKNOWN_PARTNERS_FLAGGED
+        ),
     )
     return reports
