@@ -13,20 +13,22 @@ import datetime as dt
 
 import dagster as dg
 
-from assets.metadata import markdown_table
-from assets.resources import CallauditConfig
+from callaudit.assets.metadata import markdown_table
+from callaudit.assets.raw import PARTNER_CONTRACTS
+from callaudit.assets.resources import AuditResource
 from callaudit.dates import days_of_partition_keys
+from callaudit.schema import ANOMALY_FLAGS, INGEST_DAILY, PARTNER_DAILY, USAGE_DAILY
 from callaudit.validation import (
     CheckReport,
     record_findings,
+    summary_checks,
+    table_checks,
     validate_daily_tables,
     validate_flags,
     validate_summary,
 )
-from callaudit.validation import daily as daily_checks
-from callaudit.validation import report as report_checks
 from callaudit.validation.outcome import CRITICAL, WARNING
-from callaudit.validation.report import load_summary
+from callaudit.validation.summary_checks import load_summary
 
 #: Failure rows shown in a check's metadata; the full list is in validation_results.
 MAX_FAILURE_ROWS = 25
@@ -48,7 +50,7 @@ def _days_text(days: list[dt.date]) -> str:
     return ", ".join(d.isoformat() for d in days)
 
 
-def check_result(report: CheckReport, asset_key: str) -> dg.AssetCheckResult:
+def check_result(report: CheckReport, asset_key: str | dg.AssetKey) -> dg.AssetCheckResult:
     """A Dagster check result for a report: which expectations failed, on which days, how
     many rows, and a few offending values."""
     critical = report.failures(CRITICAL)
@@ -95,43 +97,43 @@ def _suite_description(table: str) -> str:
 
 DAILY_CHECK_SPECS = [
     dg.AssetCheckSpec(
-        daily_checks.USAGE_SUITE,
-        asset="usage_daily",
+        table_checks.USAGE_SUITE,
+        asset=USAGE_DAILY.name,
         blocking=True,
-        description=_suite_description("usage_daily"),
+        description=_suite_description(USAGE_DAILY.name),
     ),
     dg.AssetCheckSpec(
-        daily_checks.USAGE_MATCHES_INGEST,
-        asset="usage_daily",
+        table_checks.USAGE_MATCHES_INGEST,
+        asset=USAGE_DAILY.name,
         blocking=True,
-        additional_deps=["ingest_daily"],
+        additional_deps=[INGEST_DAILY.name],
         description="Exact: the day's usage_daily calls add up to ingest_daily rows_valid.",
     ),
     dg.AssetCheckSpec(
-        daily_checks.PARTNER_SUITE,
-        asset="partner_daily",
+        table_checks.PARTNER_SUITE,
+        asset=PARTNER_DAILY.name,
         blocking=True,
-        description=_suite_description("partner_daily"),
+        description=_suite_description(PARTNER_DAILY.name),
     ),
     dg.AssetCheckSpec(
-        daily_checks.PARTNER_MATCHES_USAGE,
-        asset="partner_daily",
+        table_checks.PARTNER_MATCHES_USAGE,
+        asset=PARTNER_DAILY.name,
         blocking=True,
-        additional_deps=["usage_daily"],
+        additional_deps=[USAGE_DAILY.name],
         description=(
             "Exact: partner_daily equals usage_daily rolled up per partner (calls, items, "
             "bytes, errors, restricted calls, distinct apps and endpoints)."
         ),
     ),
     dg.AssetCheckSpec(
-        daily_checks.INGEST_SUITE,
-        asset="ingest_daily",
+        table_checks.INGEST_SUITE,
+        asset=INGEST_DAILY.name,
         blocking=True,
-        description=_suite_description("ingest_daily"),
+        description=_suite_description(INGEST_DAILY.name),
     ),
     dg.AssetCheckSpec(
-        daily_checks.INGEST_ADDS_UP,
-        asset="ingest_daily",
+        table_checks.INGEST_ADDS_UP,
+        asset=INGEST_DAILY.name,
         blocking=True,
         description=(
             "Exact: rows_read = rows_valid + duplicates + quarantined, and quarantined is "
@@ -158,26 +160,27 @@ def _publish(
     name="daily_table_checks",
     description="Validates usage_daily, partner_daily and ingest_daily for the run's days.",
 )
-def daily_table_checks(context: dg.AssetCheckExecutionContext, callaudit: CallauditConfig):
+def daily_table_checks(context: dg.AssetCheckExecutionContext, audit: AuditResource):
     days = run_days(context)
-    reports = validate_daily_tables(callaudit.warehouse, days)
-    yield from _publish(context, callaudit.warehouse, reports)
+    warehouse_url = audit.settings().warehouse
+    reports = validate_daily_tables(warehouse_url, days)
+    yield from _publish(context, warehouse_url, reports)
 
 
 FLAG_CHECK_SPECS = [
     dg.AssetCheckSpec(
-        daily_checks.FLAGS_SUITE,
-        asset="anomaly_flags",
+        table_checks.FLAGS_SUITE,
+        asset=ANOMALY_FLAGS.name,
         blocking=True,
         description=(
-            _suite_description("anomaly_flags") + " Flag names and severities are the stable ones."
+            _suite_description(ANOMALY_FLAGS.name) + " Flag names and severities are the stable ones."
         ),
     ),
     dg.AssetCheckSpec(
-        daily_checks.UNKNOWN_PARTNERS_FLAGGED,
-        asset="anomaly_flags",
+        table_checks.UNKNOWN_PARTNERS_FLAGGED,
+        asset=ANOMALY_FLAGS.name,
         blocking=True,
-        additional_deps=["usage_daily", "partner_contracts"],
+        additional_deps=[USAGE_DAILY.name, PARTNER_CONTRACTS],
         description=(
             "Every partner in usage_daily is in contracts.yaml or has an explicit "
             "no_agreement flag that day."
@@ -191,20 +194,21 @@ FLAG_CHECK_SPECS = [
     name="anomaly_flags_checks",
     description="Validates anomaly_flags for the run's days.",
 )
-def anomaly_flags_checks(context: dg.AssetCheckExecutionContext, callaudit: CallauditConfig):
+def anomaly_flags_checks(context: dg.AssetCheckExecutionContext, audit: AuditResource):
     days = run_days(context)
-    known = [p.id for p in callaudit.load_contracts().partners]
-    reports = validate_flags(callaudit.warehouse, days, known)
-    yield from _publish(context, callaudit.warehouse, reports)
+    warehouse_url = audit.settings().warehouse
+    known = [p.id for p in audit.load_contracts().partners]
+    reports = validate_flags(warehouse_url, days, known)
+    yield from _publish(context, warehouse_url, reports)
 
 
-def report_summary_checks(asset: str = "yearly_report") -> dg.AssetChecksDefinition:
+def report_summary_checks(asset: dg.AssetKey) -> dg.AssetChecksDefinition:
     """Checks of the yearly report's ``<reports>/<year>/summary.json``, for the report
     asset ``asset`` (yearly partitions): its partners against the ``report_summary``
     suite, and its totals against the sum of the year's daily partitions."""
     specs = [
         dg.AssetCheckSpec(
-            report_checks.SUMMARY_SUITE,
+            summary_checks.SUMMARY_SUITE,
             asset=asset,
             blocking=True,
             description=(
@@ -214,10 +218,10 @@ def report_summary_checks(asset: str = "yearly_report") -> dg.AssetChecksDefinit
             ),
         ),
         dg.AssetCheckSpec(
-            report_checks.SUMMARY_MATCHES_DAYS,
+            summary_checks.SUMMARY_MATCHES_DAYS,
             asset=asset,
             blocking=True,
-            additional_deps=["partner_daily", "ingest_daily"],
+            additional_deps=[PARTNER_DAILY.name, INGEST_DAILY.name],
             description=(
                 "Exact: the summary's totals equal the sum of its partners and of the year's "
                 "partner_daily days; each partner's calls, items, bytes and active days equal "
@@ -228,18 +232,19 @@ def report_summary_checks(asset: str = "yearly_report") -> dg.AssetChecksDefinit
 
     @dg.multi_asset_check(
         specs=specs,
-        name=f"{asset}_summary_checks",
+        name=f"{asset.to_python_identifier()}_summary_checks",
         description="Validates the report's summary.json against the suite and the days.",
     )
-    def _summary_checks(context: dg.AssetCheckExecutionContext, callaudit: CallauditConfig):
+    def _summary_checks(context: dg.AssetCheckExecutionContext, audit: AuditResource):
+        settings = audit.settings()
         op = context.op_execution_context
         if not (op.has_partition_key or op.has_partition_key_range):
             raise dg.Failure("the report checks run for a year: pick a partition")
         reports: dict[str, list[CheckReport]] = {}
         for key in op.partition_keys:
             year = int(key[:4])
-            summary = load_summary(callaudit.reports, year)
-            for name, report in validate_summary(summary, callaudit.warehouse, year).items():
+            summary = load_summary(settings.reports, year)
+            for name, report in validate_summary(summary, settings.warehouse, year).items():
                 reports.setdefault(name, []).append(report)
         for name, per_year in reports.items():
             merged = CheckReport(
@@ -253,7 +258,3 @@ def report_summary_checks(asset: str = "yearly_report") -> dg.AssetChecksDefinit
 
     return _summary_checks
 
-
-DAILY_CHECKS = [daily_table_checks]
-FLAG_CHECKS = [anomaly_flags_checks]
-REPORT_CHECKS = [report_summary_checks("yearly_report")]

@@ -3,7 +3,6 @@
 from collections.abc import Iterable, Sequence
 
 import dagster as dg
-import polars as pl
 
 from callaudit.schema import Table
 
@@ -42,9 +41,3 @@ def markdown_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> 
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
     return dg.MetadataValue.md("\n".join(lines))
-
-
-def top_rows(frame: pl.DataFrame, by: str, columns: Sequence[str], n: int = 10) -> list[tuple]:
-    if frame.is_empty():
-        return []
-    return frame.sort(by, descending=True).head(n).select(columns).rows()

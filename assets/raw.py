@@ -11,33 +11,39 @@ scan for every day, rather than one observation run per partition.
 
 import dagster as dg
 
-from assets.metadata import OWNERS
-from assets.partitions import daily_partitions
+from callaudit.assets.metadata import OWNERS
 
-raw_call_logs = dg.AssetSpec(
-    key="raw_call_logs",
-    description=(
-        "The platform's raw API call logs: hive-style daily folders "
-        "`<archive>/date=YYYY-MM-DD/*.parquet` written by the log shipper (at-least-once, "
-        "late files possible). Read-only input of callaudit. Each day's data version is a "
-        "fingerprint of its files (names, sizes, modification times), recorded by "
-        "`late_data_sensor`: when files arrive late, the day's downstream partitions turn "
-        "stale and the sensor re-runs that day."
-    ),
-    group_name="ingest",
-    owners=OWNERS,
-    kinds={"parquet", "s3"},
-    partitions_def=daily_partitions,
-    metadata={
-        "layout": dg.MetadataValue.md(
-            "`<archive>/date=YYYY-MM-DD/*.parquet`, one folder per UTC day"
+RAW_CALL_LOGS = dg.AssetKey("raw_call_logs")
+PARTNER_CONTRACTS = dg.AssetKey("partner_contracts")
+
+
+def build_raw_call_logs(daily: dg.PartitionsDefinition) -> dg.AssetSpec:
+    """The archive, one partition per day folder."""
+    return dg.AssetSpec(
+        key=RAW_CALL_LOGS,
+        description=(
+            "The platform's raw API call logs: hive-style daily folders "
+            "`<archive>/date=YYYY-MM-DD/*.parquet` written by the log shipper (at-least-once, "
+            "late files possible). Read-only input of callaudit. Each day's data version is a "
+            "fingerprint of its files (names, sizes, modification times), recorded by "
+            "`late_data_sensor`: when files arrive late, the day's downstream partitions turn "
+            "stale and the sensor re-runs that day."
         ),
-        "observed_by": dg.MetadataValue.text("late_data_sensor"),
-    },
-)
+        group_name="ingest",
+        owners=OWNERS,
+        kinds={"parquet", "s3"},
+        partitions_def=daily,
+        metadata={
+            "layout": dg.MetadataValue.md(
+                "`<archive>/date=YYYY-MM-DD/*.parquet`, one folder per UTC day"
+            ),
+            "observed_by": dg.MetadataValue.text("late_data_sensor"),
+        },
+    )
+
 
 partner_contracts = dg.AssetSpec(
-    key="partner_contracts",
+    key=PARTNER_CONTRACTS,
     description=(
         "contracts.yaml: each partner's agreements (authorised apps and endpoints, daily, "
         "per-minute and monthly limits, pricing, allowed restricted networks). Changing it "

@@ -1,31 +1,44 @@
-"""The one resource every asset reads: where the data is and how to treat bad files.
+"""The resource every asset, check and sensor reads: where the data is, how to treat it.
 
-Defaults come from the same environment variables the CLI reads, so the CLI, `dagster
-dev` and a scheduled run see the same data.
+Its fields are the run-time settings. A field left unset is resolved from the
+environment of the process that executes the run, at run time, through
+``callaudit.settings`` (the Dagster equivalent of an ``EnvVar`` with a default): the
+CLI passes every location explicitly in the run config, so a run launched on a worker
+reads exactly what the submitter resolved.
 """
-
-import os
 
 import dagster as dg
 
 from callaudit.contracts import Contracts, load_contracts
+from callaudit.settings import Settings, load_settings
 
 
-def _env(name: str, default: str) -> str:
-    return os.environ.get(name, default)
+class AuditResource(dg.ConfigurableResource):
+    """Locations of the archive, agreements, warehouse and reports (local or s3://),
+    and how to read them; unset fields come from CALLAUDIT_* at run time."""
 
-
-class CallauditConfig(dg.ConfigurableResource):
-    """Locations of the archive, agreements, warehouse and reports (local or s3://)."""
-
-    archive: str = _env("CALLAUDIT_ARCHIVE", "data/raw")
-    contracts: str = _env("CALLAUDIT_CONTRACTS", "data/contracts.yaml")
-    warehouse: str = _env("CALLAUDIT_WAREHOUSE", "data/warehouse")
-    reports: str = _env("CALLAUDIT_REPORTS", "data/reports")
-    detection_settings: str = _env("CALLAUDIT_DETECTION", "")
-    skip_corrupt_files: bool = _env("CALLAUDIT_SKIP_CORRUPT_FILES", "0") == "1"
-    workers: int = int(_env("CALLAUDIT_WORKERS", "2"))
+    archive: str | None = None
+    contracts: str | None = None
+    warehouse: str | None = None
+    reports: str | None = None
+    skip_corrupt_files: bool | None = None
+    workers: int | None = None
     progress: bool = False
 
+    def settings(self) -> Settings:
+        """Settings of this run: the fields that are set, the environment for the rest."""
+        return load_settings(
+            archive=self.archive,
+            contracts=self.contracts,
+            warehouse=self.warehouse,
+            reports=self.reports,
+            skip_corrupt_files=self.skip_corrupt_files,
+            workers=self.workers,
+        )
+
     def load_contracts(self) -> Contracts:
-        return load_contracts(self.contracts)
+        return load_contracts(self.settings().contracts)
+
+
+#: The key assets, checks and sensors ask for the resource by.
+AUDIT_RESOURCE_KEY = "audit"

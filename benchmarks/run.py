@@ -26,7 +26,7 @@ PY = sys.executable
 
 
 def _cli(*args: str) -> list[str]:
-    return [PY, "-m", "pipelines.cli", *args]
+    return [PY, "-m", "callaudit.pipelines.cli", *args]
 
 
 def ensure_archive(data: Path, scale: float, seed: int, log) -> Measurement | None:

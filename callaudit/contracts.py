@@ -9,7 +9,6 @@ import fnmatch
 import ipaddress
 import itertools
 import re
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any
@@ -207,12 +206,6 @@ class Contracts(_Strict):
     def display_name(self, partner_id: str) -> str:
         partner = self.by_id.get(partner_id)
         return partner.display_name if partner else partner_id
-
-
-@dataclass(frozen=True)
-class _Located:
-    line: int
-    what: str
 
 
 def _line_index(text: str) -> dict[tuple[Any, ...], int]:

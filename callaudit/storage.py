@@ -171,13 +171,6 @@ def write_text_atomic(url: str, text: str) -> None:
     write_bytes_atomic(url, text.encode("utf-8"))
 
 
-def delete(url: str) -> None:
-    fs = filesystem(url)
-    path = _fs_path(url)
-    if fs.exists(path):
-        fs.rm(path, recursive=True)
-
-
 def parquet_schema(url: str) -> dict[str, str]:
     """Column name -> Arrow type name, from the file footer only."""
     if is_remote(url):

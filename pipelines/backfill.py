@@ -12,12 +12,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import dagster as dg
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
 
+from callaudit.assets.resources import AUDIT_RESOURCE_KEY
 from callaudit.dates import chunks, days_between
+from callaudit.pipelines.jobs import DAILY_JOB
+from callaudit.pipelines.tags import (
+    KIND_TAG,
+    PARTITION_RANGE_END_TAG,
+    PARTITION_RANGE_START_TAG,
+)
+from callaudit.settings import Settings
 
 
 @dataclass
@@ -44,11 +48,19 @@ class BackfillOutcome:
         return [r for r in self.runs if not r.success]
 
 
-def resource_config(**fields: object) -> dict:
-    """Run config that sets the ``callaudit`` resource's fields for one run."""
-    return {
-        "resources": {"callaudit": {"config": {k: v for k, v in fields.items() if v is not None}}}
+def run_config_for(settings: Settings, *, progress: bool = False) -> dict:
+    """Run config that pins every run-time setting of the audit resource, so a run reads
+    exactly the locations its submitter resolved, wherever it executes."""
+    fields = {
+        "archive": settings.archive,
+        "contracts": settings.contracts,
+        "warehouse": settings.warehouse,
+        "reports": settings.reports,
+        "skip_corrupt_files": settings.skip_corrupt_files,
+        "workers": settings.workers,
+        "progress": progress,
     }
+    return {"resources": {AUDIT_RESOURCE_KEY: {"config": fields}}}
 
 
 def _quiet_logging() -> dict:
@@ -111,7 +123,7 @@ def backfill_days(
     *,
     config: dict,
     chunk_days: int,
-    job_name: str = "daily_job",
+    job_name: str = DAILY_JOB,
     on_run: Callable[[RunOutcome], None] | None = None,
     stop_on_failure: bool = True,
 ) -> BackfillOutcome:
@@ -120,9 +132,9 @@ def backfill_days(
     for chunk in chunks(days_between(start, end), chunk_days):
         first, last = chunk[0].isoformat(), chunk[-1].isoformat()
         tags = {
-            ASSET_PARTITION_RANGE_START_TAG: first,
-            ASSET_PARTITION_RANGE_END_TAG: last,
-            "callaudit/kind": "backfill",
+            PARTITION_RANGE_START_TAG: first,
+            PARTITION_RANGE_END_TAG: last,
+            KIND_TAG: "backfill",
         }
         run = run_job(defs, job_name, instance, config=config, tags=tags, label=f"{first}..{last}")
         outcome.runs.append(run)

@@ -1,9 +1,10 @@
 """The `callaudit` command line: generate, backfill, report, evaluate, dev.
 
-Locations come from flags or the environment (CALLAUDIT_ARCHIVE, CALLAUDIT_CONTRACTS,
-CALLAUDIT_WAREHOUSE, CALLAUDIT_REPORTS), so the CLI, `dagster dev` and a scheduled run
-see the same data. Exit status is 0 on success, non-zero with a one-line reason on
-stderr otherwise.
+Settings come from flags, then the environment, then the defaults
+(``callaudit.settings``), so the CLI, `dagster dev` and a scheduled run see the same
+data. Every argument is checked before anything is written: a command that fails its
+checks leaves no file behind. Exit status is 0 on success, non-zero with a one-line
+reason on stderr otherwise.
 """
 
 import argparse
@@ -11,42 +12,25 @@ import datetime as dt
 import os
 import sys
 import time
-from pathlib import Path
+from collections.abc import Sequence
 
-DEFAULTS = {
-    "archive": ("CALLAUDIT_ARCHIVE", "data/raw"),
-    "contracts": ("CALLAUDIT_CONTRACTS", "data/contracts.yaml"),
-    "warehouse": ("CALLAUDIT_WAREHOUSE", "data/warehouse"),
-    "reports": ("CALLAUDIT_REPORTS", "data/reports"),
-}
+from callaudit.settings import SETTINGS, SettingError, Settings, load_settings, read_setting
+
+_ENV = {s.name: s for s in SETTINGS}
 
 
 class CliError(Exception):
     """A failure the user can act on; printed as one line."""
 
 
-def _location(args: argparse.Namespace, name: str) -> str:
-    value = getattr(args, name, None)
-    env, default = DEFAULTS[name]
-    return value or os.environ.get(env) or default
+class _Parser(argparse.ArgumentParser):
+    """Argument mistakes in one line that names the option and points at --help."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
-def _export_locations(args: argparse.Namespace) -> dict[str, str]:
-    """Resolve every location and export it, so Dagster definitions see the same."""
-    resolved = {}
-    for name, (env, _) in DEFAULTS.items():
-        value = _location(args, name)
-        os.environ[env] = value
-        resolved[name] = value
-    return resolved
-
-
-def _add_locations(parser: argparse.ArgumentParser, *names: str) -> None:
-    for name in names:
-        env, default = DEFAULTS[name]
-        parser.add_argument(
-            f"--{name}", metavar="URL", help=f"{name} location (env {env}, default {default})"
-        )
+# --- argument types -------------------------------------------------------------------
 
 
 def _day(text: str) -> dt.date:
@@ -56,6 +40,82 @@ def _day(text: str) -> dt.date:
         return parse_day(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
+def _year(text: str) -> int:
+    if not (text.isdigit() and len(text) == 4):
+        raise argparse.ArgumentTypeError(f"not a year in YYYY form: {text!r}")
+    return int(text)
+
+
+def _scale(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be above 0, not {text}")
+    return value
+
+
+def _add_locations(parser: argparse.ArgumentParser, *names: str) -> None:
+    for name in names:
+        setting = _ENV[name]
+        parser.add_argument(
+            f"--{name}",
+            metavar="PATH" if name == "contracts" else "URL",
+            help=f"{setting.meaning} (env {setting.env}, default {setting.default})",
+        )
+
+
+def _settings(args: argparse.Namespace, **extra: object) -> Settings:
+    """Settings of this command: its flags over the environment over the defaults."""
+    flags = {name: getattr(args, name, None) for name in ("archive", "contracts", "warehouse")}
+    flags["reports"] = getattr(args, "reports", None)
+    try:
+        return load_settings(**flags, **extra).with_absolute_paths()
+    except SettingError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _range(args: argparse.Namespace) -> tuple[dt.date, dt.date]:
+    if args.end < args.start:
+        raise CliError(f"--end {args.end} is before --start {args.start}")
+    return args.start, args.end
+
+
+def _check_archive(settings: Settings, start: dt.date, end: dt.date) -> list[dt.date]:
+    """The archive's days in ``start..end``; refuses a missing archive or an empty range."""
+    from callaudit import storage
+
+    if not storage.exists(settings.archive):
+        raise CliError(
+            f"archive {settings.archive} does not exist (--archive or CALLAUDIT_ARCHIVE; "
+            "`callaudit generate` writes a sample one)"
+        )
+    present = [d for d in storage.list_day_folders(settings.archive) if start <= d <= end]
+    if not present:
+        raise CliError(
+            f"no day folders between {start} and {end} in archive {settings.archive} "
+            "(expected <archive>/date=YYYY-MM-DD/*.parquet)"
+        )
+    return present
+
+
+def _check_contracts(settings: Settings) -> None:
+    from callaudit.contracts import load_contracts
+
+    load_contracts(settings.contracts)  # fail fast, naming the file, line and field
 
 
 # --- commands -------------------------------------------------------------------------
@@ -89,32 +149,22 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
-    from callaudit.contracts import load_contracts
-    from callaudit.storage import list_day_folders
-    from pipelines.backfill import backfill_days, resource_config
-    from pipelines.instance import get_instance
+    start, end = _range(args)
+    settings = _settings(args, skip_corrupt_files=args.skip_corrupt_files or None)
+    chunk_days = args.chunk_days or settings.backfill_chunk_days
+    present = _check_archive(settings, start, end)
+    _check_contracts(settings)
 
-    if args.end < args.start:
-        raise CliError(f"--end {args.end} is before --start {args.start}")
-    locations = _export_locations(args)
-    load_contracts(locations["contracts"])  # fail fast on a bad agreements file
-    present = [d for d in list_day_folders(locations["archive"]) if args.start <= d <= args.end]
-    if not present:
-        raise CliError(
-            f"no day folders between {args.start} and {args.end} in archive {locations['archive']}"
-        )
-    instance = get_instance()
-    from pipelines.definitions import defs
+    from callaudit.pipelines.backfill import backfill_days, run_config_for
+    from callaudit.pipelines.definitions import build_definitions
+    from callaudit.pipelines.instance import get_instance
 
-    config = resource_config(
-        **locations,
-        skip_corrupt_files=args.skip_corrupt_files or None,
-        progress=not args.quiet,
-    )
-    days = (args.end - args.start).days + 1
+    defs = build_definitions(settings)
+    instance = get_instance(settings)
+    days = (end - start).days + 1
     print(
-        f"backfill {args.start}..{args.end}: {days} days ({len(present)} in the archive) "
-        f"in runs of {args.chunk_days} days; instance {instance.root_directory}",
+        f"backfill {start}..{end}: {days} days ({len(present)} in the archive) "
+        f"in runs of {chunk_days} days; instance {instance.root_directory}",
         file=sys.stderr,
     )
     started = time.perf_counter()
@@ -126,10 +176,10 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     outcome = backfill_days(
         defs,
         instance,
-        args.start,
-        args.end,
-        config=config,
-        chunk_days=args.chunk_days,
+        start,
+        end,
+        config=run_config_for(settings, progress=not args.quiet),
+        chunk_days=chunk_days,
         on_run=on_run,
     )
     if not outcome.success:
@@ -137,10 +187,11 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         raise CliError(f"backfill run {failed.label} failed: {failed.error}")
     report_paths = []
     if not args.no_report:
-        from pipelines.reporting import build_reports
+        from callaudit.pipelines.reporting import build_reports
 
-        report_paths = build_reports(defs, instance, config, args.start, args.end)
-    _print_backfill_summary(locations["warehouse"], args.start, args.end, started, report_paths)
+        years = list(range(start.year, end.year + 1))
+        report_paths = build_reports(defs, instance, settings, years)
+    _print_backfill_summary(settings.warehouse, start, end, started, report_paths)
     return 0
 
 
@@ -148,8 +199,9 @@ def _print_backfill_summary(warehouse: str, start, end, started: float, reports:
     import polars as pl
 
     from callaudit import warehouse as wh
+    from callaudit.schema import ANOMALY_FLAGS, INGEST_DAILY
 
-    ingest = wh.read_range(warehouse, "ingest_daily", start, end)
+    ingest = wh.read_range(warehouse, INGEST_DAILY, start, end)
     seconds = time.perf_counter() - started
     totals = ingest.select(
         pl.col("rows_read", "rows_valid", "duplicates", "quarantined", "skipped_files").sum()
@@ -161,7 +213,7 @@ def _print_backfill_summary(warehouse: str, start, end, started: float, reports:
         f"{totals['quarantined']:,} quarantined, {totals['skipped_files']} files skipped "
         f"in {seconds:.1f}s ({rate:,.0f} rows/s)"
     )
-    flags = wh.read_range(warehouse, "anomaly_flags", start, end)
+    flags = wh.read_range(warehouse, ANOMALY_FLAGS, start, end)
     if flags.height:
         by_kind = flags.group_by("flag").len().sort("len", descending=True)
         listed = ", ".join(f"{f} {n}" for f, n in by_kind.iter_rows())
@@ -173,17 +225,19 @@ def _print_backfill_summary(warehouse: str, start, end, started: float, reports:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from pipelines.backfill import resource_config
-    from pipelines.instance import get_instance
-    from pipelines.reporting import build_reports
+    settings = _settings(args)
+    _check_contracts(settings)
+    from callaudit.report.figures import NoDataError, coverage, no_data_message
 
-    locations = _export_locations(args)
-    instance = get_instance()
-    from pipelines.definitions import defs
+    if coverage(settings.warehouse, args.year) is None:
+        raise NoDataError(no_data_message(settings.warehouse, args.year))
 
-    config = resource_config(**locations)
-    start, end = dt.date(args.year, 1, 1), dt.date(args.year, 12, 31)
-    for path, headline in build_reports(defs, instance, config, start, end):
+    from callaudit.pipelines.definitions import build_definitions
+    from callaudit.pipelines.instance import get_instance
+    from callaudit.pipelines.reporting import build_reports
+
+    defs = build_definitions(settings)
+    for path, headline in build_reports(defs, get_instance(settings), settings, [args.year]):
         print(path)
         if headline:
             print(headline)
@@ -191,44 +245,54 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    from callaudit import storage
     from callaudit import warehouse as wh
     from callaudit.flags.evaluate import evaluate, format_evaluation, read_truth
+    from callaudit.schema import ANOMALY_FLAGS
 
-    locations = _export_locations(args)
+    settings = _settings(args)
     truth_path = args.truth
     if not truth_path.endswith(".csv"):
         truth_path = truth_path.rstrip("/") + "/flags.csv"
+    if not storage.exists(truth_path):
+        raise CliError(f"no ground truth at {truth_path} (`callaudit generate` writes one)")
     truth = read_truth(truth_path)
     if truth.is_empty():
-        raise CliError(f"no ground truth rows in {args.truth}")
+        raise CliError(f"no ground truth rows in {truth_path}")
     start = args.start or truth["date"].min()
     end = args.end or truth["date"].max()
-    flags = wh.read_range(locations["warehouse"], "anomaly_flags", start, end)
+    if end < start:
+        raise CliError(f"--end {end} is before --start {start}")
+    flags = wh.read_range(settings.warehouse, ANOMALY_FLAGS, start, end)
     print(format_evaluation(evaluate(flags, truth, start=start, end=end)))
     return 0
 
 
 def cmd_dev(args: argparse.Namespace) -> int:
-    from pipelines.instance import ensure_dagster_home
+    from callaudit.pipelines.definitions import CODE_LOCATION, DEFINITIONS_MODULE
+    from callaudit.pipelines.instance import ensure_dagster_home
 
-    _export_locations(args)
-    ensure_dagster_home()
-    root = Path(__file__).resolve().parent.parent
-    command = [
-        sys.executable,
-        "-m",
-        "dagster",
-        "dev",
-        "-w",
-        str(root / "workspace.yaml"),
-        "-h",
-        args.host,
-        "-p",
-        str(args.port),
-    ]
-    os.chdir(root)
+    settings = _settings(args)
+    # The UI's processes read their settings from the environment: hand them the flags.
+    for name in ("archive", "contracts", "warehouse", "reports"):
+        os.environ[_ENV[name].env] = getattr(settings, name)
+    home = ensure_dagster_home(settings)
+    workspace = home / "workspace.yaml"
+    workspace.write_text(workspace_yaml(DEFINITIONS_MODULE, CODE_LOCATION))
+    command = [sys.executable, "-m", "dagster", "dev", "-w", str(workspace)]
+    command += ["-h", args.host, "-p", str(args.port)]
     os.execv(sys.executable, command)
     return 0  # pragma: no cover
+
+
+def workspace_yaml(module: str, location: str) -> str:
+    """A Dagster workspace that loads the code location from the installed package."""
+    return (
+        "load_from:\n"
+        "  - python_module:\n"
+        f"      module_name: {module}\n"
+        f"      location_name: {location}\n"
+    )
 
 
 def _quiet_library_warnings() -> None:
@@ -242,62 +306,109 @@ def _quiet_library_warnings() -> None:
             warnings.filterwarnings("ignore", category=getattr(dg, category))
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="callaudit",
-        description="Audit partner API usage from call-log archives (Dagster pipeline).",
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
+DAY_HELP = "a UTC day, YYYY-MM-DD"
 
-    gen = sub.add_parser("generate", help="write a realistic synthetic archive with ground truth")
-    gen.add_argument("--scenario", default="twitter-2022")
-    gen.add_argument("--scale", type=float, default=0.01, help="1.0 = full size (default 0.01)")
-    gen.add_argument("--seed", type=int, default=2022)
-    gen.add_argument("--out", default="data", help="output folder (default data)")
-    gen.add_argument("--start", type=_day, help="first day (default: the scenario's year)")
-    gen.add_argument("--end", type=_day, help="last day")
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="callaudit",
+        description=(
+            "Audit partner API usage from call-log archives (a Dagster pipeline). "
+            "Settings come from flags, then CALLAUDIT_* environment variables, then defaults."
+        ),
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    gen = sub.add_parser(
+        "generate",
+        help="write a realistic synthetic archive with its ground truth",
+        description="Write DIR/raw/ (the archive), DIR/contracts.yaml and DIR/truth/.",
+    )
+    gen.add_argument("--scenario", default="twitter-2022", help="default twitter-2022")
+    gen.add_argument("--scale", type=_scale, default=0.01, help="1.0 = full size (default 0.01)")
+    gen.add_argument("--seed", type=int, default=2022, help="random seed (default 2022)")
+    gen.add_argument("--out", default="data", metavar="DIR", help="output folder (default data)")
+    gen.add_argument(
+        "--start", type=_day, metavar="DAY", help=f"first day to write, {DAY_HELP} (default: Jan 1)"
+    )
+    gen.add_argument(
+        "--end", type=_day, metavar="DAY", help=f"last day to write, {DAY_HELP} (default: Dec 31)"
+    )
     gen.add_argument("--quiet", action="store_true", help="no progress bar")
     gen.set_defaults(func=cmd_generate)
 
     back = sub.add_parser(
-        "backfill", help="materialise the graph for a range of days, then reports"
+        "backfill",
+        help="materialise the graph for a range of days, then the reports",
+        description=(
+            "Materialise every daily table, check and flag of START..END through Dagster, "
+            "in ranged runs recorded in the instance (DAGSTER_HOME), then the yearly report "
+            "of each year the range touches."
+        ),
     )
-    back.add_argument("--start", type=_day, required=True)
-    back.add_argument("--end", type=_day, required=True)
+    back.add_argument(
+        "--start", type=_day, metavar="DAY", required=True, help=f"first day to process, {DAY_HELP}"
+    )
+    back.add_argument(
+        "--end",
+        type=_day,
+        metavar="DAY",
+        required=True,
+        help=f"last day to process (inclusive), {DAY_HELP}",
+    )
     _add_locations(back, "archive", "contracts", "warehouse", "reports")
     back.add_argument(
-        "--chunk-days", type=int, default=92, help="days per Dagster run (default 92)"
+        "--chunk-days",
+        type=_positive_int,
+        metavar="N",
+        help="days per Dagster run (env CALLAUDIT_BACKFILL_CHUNK_DAYS, default 92)",
     )
     back.add_argument(
         "--skip-corrupt-files",
         action="store_true",
         help="skip unreadable raw files and report them as data gaps instead of failing the day",
     )
-    back.add_argument("--no-report", action="store_true", help="do not build yearly reports")
+    back.add_argument("--no-report", action="store_true", help="do not build the yearly reports")
     back.add_argument("--quiet", action="store_true", help="no progress bar")
     back.set_defaults(func=cmd_backfill)
 
-    rep = sub.add_parser("report", help="rebuild one yearly report")
-    rep.add_argument("--year", type=int, required=True)
-    _add_locations(rep, "archive", "contracts", "warehouse", "reports")
+    rep = sub.add_parser(
+        "report",
+        help="rebuild one yearly report from the warehouse",
+        description="Rebuild <reports>/<year>/ from the warehouse; prints its path and headline.",
+    )
+    rep.add_argument("--year", type=_year, required=True, help="the year, YYYY")
+    _add_locations(rep, "contracts", "warehouse", "reports")
     rep.set_defaults(func=cmd_report)
 
-    ev = sub.add_parser("evaluate", help="compare flags with a generator's ground truth")
+    ev = sub.add_parser(
+        "evaluate",
+        help="compare the flags with a generator's ground truth",
+        description="Precision, recall and F1 per flag kind against truth/flags.csv.",
+    )
     ev.add_argument("--truth", default="data/truth", help="truth folder or flags.csv")
-    ev.add_argument("--start", type=_day)
-    ev.add_argument("--end", type=_day)
+    ev.add_argument(
+        "--start", type=_day, metavar="DAY", help=f"first day, {DAY_HELP} (default: the truth's)"
+    )
+    ev.add_argument(
+        "--end", type=_day, metavar="DAY", help=f"last day, {DAY_HELP} (default: the truth's)"
+    )
     _add_locations(ev, "warehouse")
     ev.set_defaults(func=cmd_evaluate)
 
-    dev = sub.add_parser("dev", help="open the Dagster UI on 127.0.0.1")
-    dev.add_argument("--host", default="127.0.0.1")
-    dev.add_argument("--port", type=int, default=3000)
+    dev = sub.add_parser(
+        "dev",
+        help="open the Dagster UI on 127.0.0.1",
+        description="Start `dagster dev` on the instance the CLI records its runs in.",
+    )
+    dev.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1")
+    dev.add_argument("--port", type=_positive_int, default=3000, help="default 3000")
     _add_locations(dev, "archive", "contracts", "warehouse", "reports")
     dev.set_defaults(func=cmd_dev)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     _quiet_library_warnings()
     parser = build_parser()
@@ -313,9 +424,16 @@ def main(argv: list[str] | None = None) -> int:
         if not isinstance(exc, CliError | ValueError | FileNotFoundError | OSError):
             message = f"{type(exc).__name__}: {message}"
         print(f"callaudit: {message}", file=sys.stderr)
-        if os.environ.get("CALLAUDIT_DEBUG"):
+        if _debug():
             raise
         return 1
+
+
+def _debug() -> bool:
+    try:
+        return bool(read_setting("debug"))
+    except SettingError:
+        return False
 
 
 if __name__ == "__main__":

@@ -1,25 +1,33 @@
-"""The Dagster instance the CLI records its runs in (the same one `dagster dev` shows)."""
+"""The Dagster instance the CLI records its runs in (the same one `dagster dev` shows).
+
+Its home is the ``dagster_home`` setting (``DAGSTER_HOME``, default ``./dagster_home``).
+A new home gets callaudit's instance template, shipped as package data
+(``callaudit.pipelines/dagster.yaml``), so a wheel works without a checkout.
+"""
 
 import os
-import shutil
+from importlib.resources import files
 from pathlib import Path
 
 import dagster as dg
 
-_TEMPLATE = Path(__file__).resolve().parent.parent / "dagster_home" / "dagster.yaml"
+from callaudit.settings import Settings
+
+#: The instance settings made for one 2-core machine, copied into a new DAGSTER_HOME.
+INSTANCE_TEMPLATE = files("callaudit.pipelines") / "dagster.yaml"
 
 
-def ensure_dagster_home() -> Path:
-    """Use $DAGSTER_HOME, or ./dagster_home, creating it with the project's dagster.yaml."""
-    home = Path(os.environ.get("DAGSTER_HOME") or Path.cwd() / "dagster_home").resolve()
+def ensure_dagster_home(settings: Settings) -> Path:
+    """Create the instance folder if needed, with the template, and point Dagster at it."""
+    home = Path(settings.dagster_home).resolve()
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    if not config.exists() and _TEMPLATE.exists():
-        shutil.copyfile(_TEMPLATE, config)
+    if not config.exists():
+        config.write_text(INSTANCE_TEMPLATE.read_text())
     os.environ["DAGSTER_HOME"] = str(home)
     return home
 
 
-def get_instance() -> dg.DagsterInstance:
-    ensure_dagster_home()
+def get_instance(settings: Settings) -> dg.DagsterInstance:
+    ensure_dagster_home(settings)
     return dg.DagsterInstance.get()

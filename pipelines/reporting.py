@@ -4,50 +4,44 @@ Each run is recorded in the instance (the UI shows the yearly_report partition a
 metadata); the path and headline printed by the CLI come from that materialization.
 """
 
-import datetime as dt
-
 import dagster as dg
 
-from assets.partitions import yearly_partitions
-from assets.resources import CallauditConfig
+from callaudit.assets.yearly_report import YEARLY_REPORT
+from callaudit.pipelines.backfill import run_config_for, run_job
+from callaudit.pipelines.jobs import REPORT_JOB
 from callaudit.report.figures import NoDataError, coverage, no_data_message
-from pipelines.backfill import run_job
-
-REPORT_ASSET = "yearly_report"
-
-report_job = dg.define_asset_job(
-    name="report_job",
-    selection=dg.AssetSelection.assets(REPORT_ASSET),
-    partitions_def=yearly_partitions,
-    description="Rebuild one year's report from the warehouse (no daily table is recomputed).",
-)
+from callaudit.settings import Settings
 
 
 def build_reports(
     defs: dg.Definitions,
     instance: dg.DagsterInstance,
-    config: dict,
-    start: dt.date,
-    end: dt.date,
+    settings: Settings,
+    years: list[int],
 ) -> list[tuple[str, str]]:
-    """Run report_job for every year that ``start..end`` touches, in order; return
-    (report.html path, headline) per year. Raises ValueError with a one-line reason
-    when a year is outside the report partitions or its run fails (e.g. no data)."""
-    keys = yearly_partitions.get_partition_keys(dynamic_partitions_store=instance)
+    """Run report_job for each of ``years``, in order; return (report.html path,
+    headline) per year. Raises NoDataError or ValueError with a one-line reason when a
+    year has no data, is outside the report partitions, or its run fails."""
+    report_partitions = defs.resolve_job_def(REPORT_JOB).partitions_def
+    keys = report_partitions.get_partition_keys(dynamic_partitions_store=instance)
     built = []
-    for year in range(start.year, end.year + 1):
+    for year in years:
+        if coverage(settings.warehouse, year) is None:
+            raise NoDataError(no_data_message(settings.warehouse, year))
         key = str(year)
         if key not in keys:
             span = f"{keys[0]}..{keys[-1]}" if keys else "none"
             raise ValueError(
-                f"no report partition for {year}: reports exist for {span} "
-                "(set CALLAUDIT_FIRST_DAY for older archives)"
+                f"no report partition for {year}: the graph's report partitions are {span} "
+                "(CALLAUDIT_FIRST_DAY and CALLAUDIT_LAST_DAY set them)"
             )
-        warehouse = _warehouse(config)
-        if coverage(warehouse, year) is None:
-            raise NoDataError(no_data_message(warehouse, year))
         run = run_job(
-            defs, "report_job", instance, config=config, partition_key=key, label=f"report {key}"
+            defs,
+            REPORT_JOB,
+            instance,
+            config=run_config_for(settings),
+            partition_key=key,
+            label=f"report {key}",
         )
         if not run.success:
             error = run.error
@@ -58,14 +52,9 @@ def build_reports(
     return built
 
 
-def _warehouse(config: dict) -> str:
-    fields = config.get("resources", {}).get("callaudit", {}).get("config", {})
-    return fields.get("warehouse") or CallauditConfig().warehouse
-
-
 def _path_and_headline(instance: dg.DagsterInstance, run_id: str) -> tuple[str, str]:
     records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=dg.AssetKey(REPORT_ASSET)), limit=20
+        dg.AssetRecordsFilter(asset_key=YEARLY_REPORT), limit=20
     ).records
     for record in records:
         if record.run_id == run_id and record.asset_materialization is not None:

@@ -14,41 +14,36 @@ itself (UI) or builds it at the end (CLI), once rather than once per chunk.
 """
 
 import datetime as dt
-import importlib.util
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import dagster as dg
-from dagster._core.definitions.data_version import DATA_VERSION_TAG
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-    BACKFILL_ID_TAG,
-    PARTITION_NAME_TAG,
-)
 
-from assets.partitions import FIRST_DAY, LAST_DAY
-from assets.resources import CallauditConfig
 from callaudit import storage
 from callaudit.archive_scan import NO_FILES, DayFiles, changed_days, content_hash, scan_days
-from pipelines.jobs import daily_job
-from pipelines.schedules import automation_running
+from callaudit.assets.raw import PARTNER_CONTRACTS, RAW_CALL_LOGS
+from callaudit.assets.resources import AuditResource
+from callaudit.pipelines.jobs import AssetJob
+from callaudit.pipelines.tags import (
+    BACKFILL_ID_TAG,
+    DATA_VERSION_TAG,
+    KIND_TAG,
+    PARTITION_RANGE_END_TAG,
+    PARTITION_RANGE_START_TAG,
+    PARTITION_TAG,
+)
+from callaudit.schema import INGEST_DAILY
+from callaudit.settings import Settings
 
-#: Seconds between two scans of the archive.
-LATE_DATA_INTERVAL_SECONDS = int(os.environ.get("CALLAUDIT_LATE_DATA_INTERVAL_SECONDS", "120"))
-
-RAW = dg.AssetKey("raw_call_logs")
-CONTRACTS = dg.AssetKey("partner_contracts")
 #: A day counts as processed once ingest_daily has a materialisation for it.
-PROCESSED = dg.AssetKey("ingest_daily")
+PROCESSED = dg.AssetKey(INGEST_DAILY.name)
 
 
-def _sensor_status() -> dg.DefaultSensorStatus:
-    return (
-        dg.DefaultSensorStatus.RUNNING if automation_running() else dg.DefaultSensorStatus.STOPPED
-    )
+def default_sensor_status(settings: Settings) -> dg.DefaultSensorStatus:
+    if settings.automation_running:
+        return dg.DefaultSensorStatus.RUNNING
+    return dg.DefaultSensorStatus.STOPPED
 
 
 @dataclass
@@ -69,20 +64,21 @@ class ArchiveCursor:
         return cls(days=days, contracts=data.get("contracts"))
 
 
-def _partition_days(
-    scanned: Mapping[dt.date, DayFiles], now: dt.datetime
+def partition_days(
+    scanned: Mapping[dt.date, DayFiles], now: dt.datetime, settings: Settings
 ) -> dict[dt.date, DayFiles]:
-    """The scanned days that are partitions: from FIRST_DAY up to the last complete UTC day."""
-    first, today = dt.date.fromisoformat(FIRST_DAY), now.astimezone(dt.UTC).date()
-    if LAST_DAY:
-        today = min(today, dt.date.fromisoformat(LAST_DAY) + dt.timedelta(days=1))
-    return {d: seen for d, seen in scanned.items() if first <= d < today}
+    """The scanned days that are partitions: from the first day up to the last complete
+    UTC day (or the archive's last day)."""
+    today = now.astimezone(dt.UTC).date()
+    if settings.last_day:
+        today = min(today, settings.last_day + dt.timedelta(days=1))
+    return {d: seen for d, seen in scanned.items() if settings.first_day <= d < today}
 
 
 def _observe_day(day: dt.date, seen: DayFiles | None) -> dg.AssetObservation:
     seen = seen or DayFiles(NO_FILES, 0, 0)
     return dg.AssetObservation(
-        asset_key=RAW,
+        asset_key=RAW_CALL_LOGS,
         partition=day.isoformat(),
         tags={DATA_VERSION_TAG: seen.fingerprint},
         metadata={"files": seen.files, "bytes": seen.bytes},
@@ -90,27 +86,42 @@ def _observe_day(day: dt.date, seen: DayFiles | None) -> dg.AssetObservation:
 
 
 def _observe_contracts(version: str) -> dg.AssetObservation:
-    return dg.AssetObservation(asset_key=CONTRACTS, tags={DATA_VERSION_TAG: version})
+    return dg.AssetObservation(asset_key=PARTNER_CONTRACTS, tags={DATA_VERSION_TAG: version})
 
 
-@dg.sensor(
-    name="late_data_sensor",
-    job=daily_job,
-    minimum_interval_seconds=LATE_DATA_INTERVAL_SECONDS,
-    default_status=_sensor_status(),
-    description=(
-        "Scans the raw archive (one listing) for files added to, changed in or removed from "
-        "a day folder, records the day's new data version on raw_call_logs, and re-runs "
-        "daily_job for days that were already processed. Also records the agreements "
-        "file's data version, so a changed contracts.yaml marks flags stale."
-    ),
-)
-def late_data_sensor(
-    context: dg.SensorEvaluationContext, callaudit: CallauditConfig
+def build_late_data_sensor(
+    settings: Settings, daily_job: AssetJob
+) -> dg.SensorDefinition:
+    @dg.sensor(
+        name="late_data_sensor",
+        job=daily_job,
+        minimum_interval_seconds=settings.late_data_interval_seconds,
+        default_status=default_sensor_status(settings),
+        description=(
+            "Scans the raw archive (one listing) for files added to, changed in or removed "
+            "from a day folder, records the day's new data version on raw_call_logs, and "
+            "re-runs daily_job for days that were already processed. Also records the "
+            "agreements file's data version, so a changed contracts.yaml marks flags stale."
+        ),
+    )
+    def late_data_sensor(
+        context: dg.SensorEvaluationContext, audit: AuditResource
+    ) -> dg.SensorResult:
+        return scan_for_late_data(context, audit.settings(), settings)
+
+    return late_data_sensor
+
+
+def scan_for_late_data(
+    context: dg.SensorEvaluationContext, locations: Settings, graph: Settings
 ) -> dg.SensorResult:
+    """One tick: ``locations`` says where the archive is (run-time settings), ``graph``
+    which days are partitions (the settings the definitions were built with)."""
     now = dt.datetime.now(dt.UTC)
-    scanned = _partition_days(scan_days(callaudit.archive), now)
-    contracts = content_hash(callaudit.contracts) if storage.exists(callaudit.contracts) else None
+    scanned = partition_days(scan_days(locations.archive), now, graph)
+    contracts = (
+        content_hash(locations.contracts) if storage.exists(locations.contracts) else None
+    )
     current = ArchiveCursor({d: seen.fingerprint for d, seen in scanned.items()}, contracts)
     processed = context.instance.get_materialized_partitions(PROCESSED)
 
@@ -136,7 +147,7 @@ def late_data_sensor(
         dg.RunRequest(
             run_key=f"late-{d.isoformat()}-{current.days.get(d, NO_FILES)}",
             partition_key=d.isoformat(),
-            tags={"callaudit/kind": "late-data"},
+            tags={KIND_TAG: "late-data"},
         )
         for d in late
     ]
@@ -152,9 +163,9 @@ def late_data_sensor(
 
 def years_of_run(tags: Mapping[str, str]) -> list[int]:
     """The years a daily_job run covered, from its partition (or partition range) tags."""
-    if PARTITION_NAME_TAG in tags:
-        return [dt.date.fromisoformat(tags[PARTITION_NAME_TAG]).year]
-    start, end = tags.get(ASSET_PARTITION_RANGE_START_TAG), tags.get(ASSET_PARTITION_RANGE_END_TAG)
+    if PARTITION_TAG in tags:
+        return [dt.date.fromisoformat(tags[PARTITION_TAG]).year]
+    start, end = tags.get(PARTITION_RANGE_START_TAG), tags.get(PARTITION_RANGE_END_TAG)
     if start and end:
         first, last = dt.date.fromisoformat(start).year, dt.date.fromisoformat(end).year
         return list(range(first, last + 1))
@@ -162,25 +173,20 @@ def years_of_run(tags: Mapping[str, str]) -> list[int]:
 
 
 def _is_backfill(tags: Mapping[str, str]) -> bool:
-    return BACKFILL_ID_TAG in tags or tags.get("callaudit/kind") == "backfill"
+    return BACKFILL_ID_TAG in tags or tags.get(KIND_TAG) == "backfill"
 
 
-def _report_job():
-    """The yearly report job, if the code location has one (pipelines/reporting.py)."""
-    if importlib.util.find_spec("pipelines.reporting") is None:
-        return None
-    from pipelines.reporting import report_job
-
-    return report_job
-
-
-def _report_sensor(report_job) -> dg.RunStatusSensorDefinition:
+def build_report_sensor(
+    settings: Settings,
+    daily_job: AssetJob,
+    report_job: AssetJob,
+) -> dg.RunStatusSensorDefinition:
     @dg.run_status_sensor(
         name="report_after_daily_run",
         run_status=dg.DagsterRunStatus.SUCCESS,
         monitored_jobs=[daily_job],
         request_job=report_job,
-        default_status=_sensor_status(),
+        default_status=default_sensor_status(settings),
         description=(
             "When a nightly or late-data run of daily_job succeeds, rebuilds the report of "
             "the year it covered. Backfill runs are skipped: the backfill builds the report."
@@ -197,14 +203,9 @@ def _report_sensor(report_job) -> dg.RunStatusSensorDefinition:
             dg.RunRequest(
                 run_key=f"{context.dagster_run.run_id}-{year}",
                 partition_key=str(year),
-                tags={"callaudit/kind": "report"},
+                tags={KIND_TAG: "report"},
             )
             for year in years
         ]
 
     return report_after_daily_run
-
-
-_REPORT_JOB = _report_job()
-
-SENSORS = [late_data_sensor] + ([_report_sensor(_REPORT_JOB)] if _REPORT_JOB is not None else [])

@@ -17,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from callaudit.report import chromium
-from callaudit.report.devtools import Page
+from tests.devtools import Page
 
 
 def main() -> int:

@@ -48,11 +48,12 @@ def stop(process: subprocess.Popen) -> None:
 
 @contextmanager
 def running(
-    command: list[str], *, env: dict | None = None, log_path=None
+    command: list[str], *, env: dict | None = None, log_path=None, cwd=None
 ) -> Iterator[subprocess.Popen]:
     with open(log_path or os.devnull, "wb") as log:
         process = subprocess.Popen(
             command,
+            cwd=cwd,
             env={**os.environ, **(env or {})},
             stdout=log,
             stderr=subprocess.STDOUT,

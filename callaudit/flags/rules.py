@@ -26,10 +26,6 @@ LISTED = 5
 _KEYS = [DATE_COLUMN, "partner_id"]
 
 
-def empty_flags() -> pl.DataFrame:
-    return pl.DataFrame(schema=FLAG_COLUMNS)
-
-
 def agreements_frame(contracts: Contracts) -> pl.DataFrame:
     """One row per agreement: its partner, validity and limits (null = not checked)."""
     rows = [

@@ -5,11 +5,12 @@ Chromium is optional at run time (no PDF without it); CI installs it (Debian pac
 on its own (no component updates, sync or QUIC probes) and work as root in containers.
 """
 
-import os
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+
+from callaudit.settings import read_setting
 
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
@@ -32,7 +33,7 @@ QUIET_FLAGS = (
 
 def find_chromium() -> str | None:
     """Path of a Chromium binary (CALLAUDIT_CHROMIUM overrides), or None."""
-    override = os.environ.get("CALLAUDIT_CHROMIUM")
+    override = read_setting("chromium")
     if override:
         return override if Path(override).exists() else None
     for name in CANDIDATES:

@@ -13,7 +13,7 @@ import polars as pl
 from callaudit import warehouse
 from callaudit.contracts import Contracts
 from callaudit.report.fees import Fees, partner_fees
-from callaudit.schema import DATE_COLUMN, QUARANTINE_REASONS, SEVERITIES
+from callaudit.schema import DATE_COLUMN, INGEST_DAILY, QUARANTINE_REASONS, SEVERITIES
 
 
 class NoDataError(ValueError):
@@ -290,14 +290,22 @@ def _data_quality(
 
 def coverage(warehouse_url: str, year: int) -> tuple[dt.date, dt.date] | None:
     """First and last day of ``year`` with an ingest_daily partition, or None."""
-    days = [d for d in warehouse.partition_days(warehouse_url, "ingest_daily") if d.year == year]
+    days = [d for d in warehouse.partition_days(warehouse_url, INGEST_DAILY) if d.year == year]
     return (min(days), max(days)) if days else None
 
 
 def no_data_message(warehouse_url: str, year: int) -> str:
+    """Why there is no report for ``year``, naming the years the warehouse does hold."""
+    years = sorted({d.year for d in warehouse.partition_days(warehouse_url, INGEST_DAILY)})
+    held = (
+        f"it holds days of {', '.join(str(y) for y in years)}"
+        if years
+        else "it holds no day at all"
+    )
     return (
         f"no data for {year}: the warehouse {warehouse_url} has no ingest_daily partition "
-        f"between {year}-01-01 and {year}-12-31 (run `callaudit backfill` for those days first)"
+        f"between {year}-01-01 and {year}-12-31 ({held}; run `callaudit backfill` for "
+        "those days first)"
     )
 
 

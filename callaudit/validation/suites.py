@@ -7,18 +7,25 @@ are GX suite parameters: ``{"$PARAMETER": "name"}``.
 """
 
 import json
-import os
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
-#: Folder of the suites; ``CALLAUDIT_EXPECTATIONS`` overrides it (e.g. for a deployment).
-DEFAULT_DIR = Path(__file__).resolve().parents[2] / "expectations"
+from callaudit.settings import read_setting
+
+#: The suites shipped with callaudit: the repository's ``expectations/`` folder, installed
+#: as the package data ``callaudit.expectations`` (a wheel works without a checkout).
+SHIPPED_SUITES = "callaudit.expectations"
 
 
-def expectations_dir() -> Path:
-    return Path(os.environ.get("CALLAUDIT_EXPECTATIONS") or DEFAULT_DIR)
+def expectations_dir() -> Path | Traversable:
+    """The suites folder: ``CALLAUDIT_EXPECTATIONS`` (e.g. a deployment's own suites) or
+    the shipped ones."""
+    override = read_setting("expectations")
+    return Path(override) if override else files(SHIPPED_SUITES)
 
 
-def suite_path(name: str) -> Path:
+def suite_path(name: str) -> Path | Traversable:
     return expectations_dir() / f"{name}.json"
 
 
@@ -38,4 +45,6 @@ def load_suite(name: str) -> dict:
 
 
 def suite_names() -> list[str]:
-    return sorted(p.stem for p in expectations_dir().glob("*.json"))
+    return sorted(
+        p.name.removesuffix(".json") for p in expectations_dir().iterdir() if p.name.endswith(".json")
+    )

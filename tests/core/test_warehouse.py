@@ -6,8 +6,8 @@ import polars as pl
 import pytest
 
 from callaudit import storage, warehouse
-from callaudit.daily import process_days
 from callaudit.ingest import ingest_day
+from callaudit.raw_to_tables import process_days
 from tests.rawlogs import DAY, call, write_raw
 
 ROW = {

@@ -5,15 +5,16 @@ tests do. Everything it writes (instance, archive, warehouse) lives in a tmp fol
 """
 
 import datetime as dt
-import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from callaudit.pipelines.instance import INSTANCE_TEMPLATE
 from tests.conftest import REPO
-from tests.e2e.graphql import graphql, wait_until
+from tests.e2e.graphql import code_location_loaded, graphql, wait_until
+from tests.graph import default_definitions
 from tests.services import free_port, running, wait_for_http
 
 #: Days written to the archive; the backfill covers the middle three.
@@ -28,21 +29,6 @@ class DagsterUI:
     warehouse: Path
     log: Path
     pid: int
-
-
-def _code_location_loaded(url: str) -> bool:
-    data = graphql(
-        url,
-        """{ workspaceOrError { ... on Workspace { locationEntries {
-              name loadStatus
-              locationOrLoadError { __typename ... on PythonError { message } } } } } }""",
-    )
-    entries = data["workspaceOrError"]["locationEntries"]
-    for entry in entries:
-        error = entry["locationOrLoadError"]
-        if error and error["__typename"] == "PythonError":
-            raise RuntimeError(f"code location failed to load: {error['message']}")
-    return any(e["loadStatus"] == "LOADED" and e["locationOrLoadError"] for e in entries)
 
 
 @pytest.fixture(scope="package")
@@ -60,7 +46,7 @@ def dagster_ui(tmp_path_factory) -> DagsterUI:
     )
     home = root / "dagster_home"
     home.mkdir()
-    shutil.copyfile(REPO / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    (home / "dagster.yaml").write_text(INSTANCE_TEMPLATE.read_text())
     env = {
         "DAGSTER_HOME": str(home),
         "CALLAUDIT_ARCHIVE": str(root / "data" / "raw"),
@@ -81,7 +67,7 @@ def dagster_ui(tmp_path_factory) -> DagsterUI:
     with running(command, env=env, log_path=log) as process:
         try:
             wait_for_http(f"{url}/server_info", timeout=90, process=process)
-            wait_until(lambda: _code_location_loaded(url), timeout=90, what="code location loaded")
+            wait_until(lambda: code_location_loaded(url), timeout=90, what="code location loaded")
         except Exception as exc:
             tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
             raise RuntimeError(f"dagster dev did not come up: {exc}\n{tail}") from exc
@@ -116,9 +102,7 @@ DONE = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELE
 @pytest.fixture(scope="package")
 def backfill(dagster_ui) -> dict:
     """Three days of every day-grain asset, launched through the UI's GraphQL API."""
-    from pipelines.definitions import defs
-
-    daily = defs.resolve_job_def("daily_job").asset_layer.executable_asset_keys
+    daily = default_definitions().resolve_job_def("daily_job").asset_layer.executable_asset_keys
     # Exact ranges per asset: with `assetSelection` + `partitionNames` Dagster would also
     # recompute the flags of the days whose history window covers these days.
     days = {"range": {"start": BACKFILL_DAYS[0], "end": BACKFILL_DAYS[-1]}}

@@ -35,3 +35,19 @@ def wait_until(check: Callable[[], object], timeout: float, interval: float = 1.
             return last
         time.sleep(interval)
     raise TimeoutError(f"{what or 'condition'} not met within {timeout}s (last: {last!r})")
+
+
+def code_location_loaded(url: str) -> bool:
+    """Whether the webserver at ``url`` has loaded its code location; raises its error."""
+    data = graphql(
+        url,
+        """{ workspaceOrError { ... on Workspace { locationEntries {
+              name loadStatus
+              locationOrLoadError { __typename ... on PythonError { message } } } } } }""",
+    )
+    entries = data["workspaceOrError"]["locationEntries"]
+    for entry in entries:
+        error = entry["locationOrLoadError"]
+        if error and error["__typename"] == "PythonError":
+            raise RuntimeError(f"code location failed to load: {error['message']}")
+    return any(e["loadStatus"] == "LOADED" and e["locationOrLoadError"] for e in entries)

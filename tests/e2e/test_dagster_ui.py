@@ -6,6 +6,7 @@ from callaudit import warehouse
 from callaudit.dates import parse_day
 from tests.e2e.conftest import BACKFILL_DAYS
 from tests.e2e.graphql import REPOSITORY, graphql
+from tests.graph import default_definitions
 
 pytestmark = pytest.mark.e2e
 
@@ -32,9 +33,7 @@ def asset_nodes(dagster_ui) -> dict[str, dict]:
 
 @pytest.fixture(scope="module")
 def code_location():
-    from pipelines.definitions import defs
-
-    return defs.resolve_asset_graph()
+    return default_definitions().resolve_asset_graph()
 
 
 def test_the_graph_shows_every_asset_of_the_code_location(asset_nodes, code_location):

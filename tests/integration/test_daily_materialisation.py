@@ -6,16 +6,11 @@ import dagster as dg
 import duckdb
 import polars as pl
 import pytest
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
 
-from assets.daily import daily_tables
-from assets.flags import anomaly_flags
-from assets.raw import partner_contracts, raw_call_logs
-from assets.resources import CallauditConfig
 from callaudit import warehouse
+from callaudit.assets.resources import AuditResource
+from callaudit.pipelines.tags import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG
+from tests.graph import assets_def
 
 START, END = dt.date(2022, 3, 1), dt.date(2022, 3, 7)
 
@@ -71,7 +66,7 @@ def reference_partner_totals(archive) -> pl.DataFrame:
 @pytest.fixture(scope="module")
 def materialised(sample_archive, tmp_path_factory):
     wh = tmp_path_factory.mktemp("warehouse")
-    resource = CallauditConfig(
+    resource = AuditResource(
         archive=str(sample_archive / "raw"),
         contracts=str(sample_archive / "contracts.yaml"),
         warehouse=str(wh),
@@ -79,8 +74,11 @@ def materialised(sample_archive, tmp_path_factory):
     )
     with dg.instance_for_test() as instance:
         result = dg.materialize(
-            [raw_call_logs, partner_contracts, daily_tables, anomaly_flags],
-            resources={"callaudit": resource},
+            [
+                assets_def(name)
+                for name in ("raw_call_logs", "partner_contracts", "usage_daily", "anomaly_flags")
+            ],
+            resources={"audit": resource},
             instance=instance,
             selection=[
                 "usage_daily",
@@ -91,8 +89,8 @@ def materialised(sample_archive, tmp_path_factory):
                 "anomaly_flags",
             ],
             tags={
-                ASSET_PARTITION_RANGE_START_TAG: START.isoformat(),
-                ASSET_PARTITION_RANGE_END_TAG: END.isoformat(),
+                PARTITION_RANGE_START_TAG: START.isoformat(),
+                PARTITION_RANGE_END_TAG: END.isoformat(),
             },
         )
         materialised_days = {

@@ -6,7 +6,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from assets.resources import CallauditConfig
+from callaudit.assets.resources import AuditResource
 from tests.rawlogs import call, write_raw
 
 OLD_DAYS = [dt.date(2022, 3, 1), dt.date(2022, 3, 2), dt.date(2022, 3, 3)]
@@ -38,10 +38,10 @@ def archive(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def config(tmp_path: Path, archive: Path) -> CallauditConfig:
+def config(tmp_path: Path, archive: Path) -> AuditResource:
     contracts = tmp_path / "contracts.yaml"
     contracts.write_text(CONTRACTS_YAML)
-    return CallauditConfig(
+    return AuditResource(
         archive=str(archive),
         contracts=str(contracts),
         warehouse=str(tmp_path / "warehouse"),

@@ -4,18 +4,19 @@ import datetime as dt
 
 import dagster as dg
 import pytest
-from dagster._core.definitions.data_version import DATA_VERSION_TAG
 
-from pipelines.definitions import defs
-from pipelines.sensors import late_data_sensor, years_of_run
+from callaudit.pipelines.sensors import years_of_run
+from callaudit.pipelines.tags import DATA_VERSION_TAG, KIND_TAG
+from tests.graph import default_definitions
 from tests.pipelines.conftest import OLD_DAYS, mark_processed, write_day
 
 
 def tick(instance, config, cursor=None):
+    defs = default_definitions()
     context = dg.build_sensor_context(
-        instance=instance, cursor=cursor, resources={"callaudit": config}, definitions=defs
+        instance=instance, cursor=cursor, resources={"audit": config}, definitions=defs
     )
-    return late_data_sensor.evaluate_tick(context)
+    return defs.resolve_sensor_def("late_data_sensor").evaluate_tick(context)
 
 
 def requested_days(data) -> list[str]:
@@ -59,7 +60,7 @@ def test_a_late_file_in_an_old_day_requests_exactly_that_day(instance, config, a
     write_day(archive, OLD_DAYS[1], name="late-0.parquet")
     data = tick(instance, config, first.cursor)
     assert requested_days(data) == [OLD_DAYS[1].isoformat()]
-    assert data.run_requests[0].tags["callaudit/kind"] == "late-data"
+    assert data.run_requests[0].tags[KIND_TAG] == "late-data"
     assert list(raw_versions(data)) == [OLD_DAYS[1].isoformat()]
 
 

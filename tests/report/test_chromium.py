@@ -32,7 +32,7 @@ def written(tmp_path_factory):
 
 
 def test_the_html_loads_with_no_network_request(written):
-    from callaudit.report.devtools import Page
+    from tests.devtools import Page
 
     html = Path(written.html)
     with Page() as page:
@@ -41,7 +41,7 @@ def test_the_html_loads_with_no_network_request(written):
 
 
 def test_a_hostile_app_id_is_shown_as_text_and_never_runs(written):
-    from callaudit.report.devtools import Page
+    from tests.devtools import Page
 
     with Page() as page:
         page.open(Path(written.html))

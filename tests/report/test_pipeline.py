@@ -7,12 +7,14 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from assets.report import yearly_report
-from assets.resources import CallauditConfig
-from callaudit.daily import process_days
+from callaudit.assets.partitions import build_partitions
+from callaudit.assets.resources import AUDIT_RESOURCE_KEY, AuditResource
+from callaudit.pipelines.backfill import run_config_for, run_job
+from callaudit.pipelines.jobs import build_report_job
+from callaudit.pipelines.reporting import build_reports
+from callaudit.raw_to_tables import process_days
 from callaudit.report import gather_year, write_report
-from pipelines.backfill import resource_config
-from pipelines.reporting import build_reports, report_job
+from tests.graph import assets_def, settings_for_test
 from tests.rawlogs import at, call, write_raw
 from tests.report.builders import CONTRACTS_YAML, contracts, usage, write_day
 
@@ -41,7 +43,7 @@ def located(tmp_path):
     contracts_path.write_text(CONTRACTS_YAML)
     wh = tmp_path / "wh"
     write_day(wh, dt.date(2022, 6, 1), [usage("acme", 7, 70)], flag_rows=[])
-    return resource_config(
+    return settings_for_test(
         archive=str(tmp_path / "raw"),
         contracts=str(contracts_path),
         warehouse=str(wh),
@@ -51,14 +53,18 @@ def located(tmp_path):
 
 @pytest.fixture
 def defs():
+    """Only the report and its job: these days are written by hand, not by the graph."""
+    yearly = build_partitions(settings_for_test()).yearly
     return dg.Definitions(
-        assets=[yearly_report], jobs=[report_job], resources={"callaudit": CallauditConfig()}
+        assets=[assets_def("yearly_report")],
+        jobs=[build_report_job(yearly)],
+        resources={AUDIT_RESOURCE_KEY: AuditResource()},
     )
 
 
 def test_build_reports_runs_the_report_job_and_returns_path_and_headline(located, defs, tmp_path):
     with dg.DagsterInstance.ephemeral() as instance:
-        built = build_reports(defs, instance, located, dt.date(2022, 1, 1), dt.date(2022, 12, 31))
+        built = build_reports(defs, instance, located, [2022])
     [(path, headline)] = built
     assert path == str(tmp_path / "reports" / "2022" / "report.html")
     assert Path(path).exists()
@@ -71,13 +77,12 @@ def test_build_reports_for_a_year_without_data_says_so(located, defs):
         dg.DagsterInstance.ephemeral() as instance,
         pytest.raises(ValueError, match="no data for 2023"),
     ):
-        build_reports(defs, instance, located, dt.date(2023, 1, 1), dt.date(2023, 12, 31))
+        build_reports(defs, instance, located, [2023])
 
 
 def test_the_asset_itself_fails_with_a_readable_reason_for_a_year_without_data(located, defs):
-    from pipelines.backfill import run_job
-
+    config = run_config_for(located)
     with dg.DagsterInstance.ephemeral() as instance:
-        run = run_job(defs, "report_job", instance, config=located, partition_key="2023")
+        run = run_job(defs, "report_job", instance, config=config, partition_key="2023")
     assert not run.success
     assert "no data for 2023" in run.error

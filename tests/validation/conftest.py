@@ -8,7 +8,7 @@ import pytest
 
 from callaudit import warehouse
 from callaudit.contracts import load_contracts
-from callaudit.daily import process_days
+from callaudit.raw_to_tables import process_days
 from tests.rawlogs import at, call, write_raw
 
 DAYS = [dt.date(2022, 3, 1), dt.date(2022, 3, 2), dt.date(2022, 3, 3)]

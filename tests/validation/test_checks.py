@@ -2,24 +2,25 @@
 
 import dagster as dg
 import polars as pl
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
 
-from assets.checks import DAILY_CHECKS, FLAG_CHECKS, check_result
-from assets.daily import daily_tables
-from assets.flags import anomaly_flags
-from assets.resources import CallauditConfig
 from callaudit import warehouse
+from callaudit.assets.checks import anomaly_flags_checks, check_result, daily_table_checks
+from callaudit.assets.resources import AuditResource
+from callaudit.pipelines.tags import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG
 from callaudit.validation import failed_days
 from callaudit.validation.outcome import CheckReport, Finding
 from callaudit.validation.results import VALIDATION_RESULTS
+from tests.graph import assets_def
+
+daily_tables = assets_def("usage_daily")
+anomaly_flags = assets_def("anomaly_flags")
+DAILY_CHECKS = [daily_table_checks]
+FLAG_CHECKS = [anomaly_flags_checks]
 
 
 def resources(wh):
     return {
-        "callaudit": CallauditConfig(
+        "audit": AuditResource(
             archive=wh.archive,
             contracts=wh.contracts,
             warehouse=wh.url,
@@ -31,8 +32,8 @@ def resources(wh):
 
 def range_tags(days):
     return {
-        ASSET_PARTITION_RANGE_START_TAG: days[0].isoformat(),
-        ASSET_PARTITION_RANGE_END_TAG: days[-1].isoformat(),
+        PARTITION_RANGE_START_TAG: days[0].isoformat(),
+        PARTITION_RANGE_END_TAG: days[-1].isoformat(),
     }
 
 
@@ -128,8 +129,6 @@ def test_a_nightly_run_records_the_result_for_its_day(clean):
 
 
 def test_a_report_built_in_a_later_run_refuses_a_year_with_failed_days(clean):
-    from assets.report import yearly_report
-
     bad = clean.days[1]
     clean.corrupt("ingest_daily", bad, lambda f: f.with_columns(rows_read=pl.col("rows_read") + 1))
     checks = dg.materialize(
@@ -143,7 +142,10 @@ def test_a_report_built_in_a_later_run_refuses_a_year_with_failed_days(clean):
     assert not evaluations(checks)["ingest_daily_adds_up"].passed
 
     report = dg.materialize(
-        [yearly_report], resources=resources(clean), partition_key="2022", raise_on_error=False
+        [assets_def("yearly_report")],
+        resources=resources(clean),
+        partition_key="2022",
+        raise_on_error=False,
     )
     assert not report.success
     failure = next(e for e in report.all_events if e.is_step_failure)

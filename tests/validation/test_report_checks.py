@@ -7,10 +7,14 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from assets.checks import report_summary_checks
-from assets.partitions import yearly_partitions
-from assets.resources import CallauditConfig
 from callaudit import warehouse
+from callaudit.assets.checks import report_summary_checks
+from callaudit.assets.partitions import build_partitions
+from callaudit.assets.resources import AuditResource
+from callaudit.assets.yearly_report import YEARLY_REPORT
+from tests.graph import settings_for_test
+
+yearly_partitions = build_partitions(settings_for_test()).yearly
 
 
 def summary_from_days(warehouse_url: str, year: int) -> dict:
@@ -36,13 +40,13 @@ def summary_from_days(warehouse_url: str, year: int) -> dict:
 
 
 def stand_in_report(tamper=lambda summary: summary):
-    @dg.asset(key="yearly_report", partitions_def=yearly_partitions)
-    def yearly_report(context: dg.AssetExecutionContext, callaudit: CallauditConfig) -> None:
+    @dg.asset(key=YEARLY_REPORT, partitions_def=yearly_partitions)
+    def yearly_report(context: dg.AssetExecutionContext, audit: AuditResource) -> None:
         year = int(context.partition_key)
-        folder = Path(callaudit.reports) / str(year)
+        folder = Path(audit.reports) / str(year)
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "summary.json").write_text(
-            json.dumps(tamper(summary_from_days(callaudit.warehouse, year)))
+            json.dumps(tamper(summary_from_days(audit.warehouse, year)))
         )
 
     return yearly_report
@@ -50,9 +54,9 @@ def stand_in_report(tamper=lambda summary: summary):
 
 def run(wh, report_asset):
     return dg.materialize(
-        [report_asset, *[report_summary_checks("yearly_report")]],
+        [report_asset, report_summary_checks(YEARLY_REPORT)],
         resources={
-            "callaudit": CallauditConfig(
+            "audit": AuditResource(
                 archive=wh.archive, contracts=wh.contracts, warehouse=wh.url, reports=wh.reports
             )
         },

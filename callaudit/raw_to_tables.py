@@ -16,15 +16,17 @@ from callaudit import warehouse
 from callaudit.aggregate import aggregate_day
 from callaudit.contracts import RestrictedNetwork
 from callaudit.ingest import ingest_day
+from callaudit.schema import (
+    INGEST_DAILY,
+    NETWORK_DAILY,
+    PARTNER_DAILY,
+    QUARANTINE,
+    USAGE_DAILY,
+    Table,
+)
 
 #: Tables written by the daily pass, in the order they are written.
-DAILY_TABLES: tuple[str, ...] = (
-    "usage_daily",
-    "partner_daily",
-    "network_daily",
-    "quarantine",
-    "ingest_daily",
-)
+DAILY_TABLES: tuple[Table, ...] = (USAGE_DAILY, PARTNER_DAILY, NETWORK_DAILY, QUARANTINE, INGEST_DAILY)
 
 
 @dataclass
@@ -59,14 +61,14 @@ def process_day(
     aggregates = aggregate_day(ingested.valid, networks)
     t2 = time.perf_counter()
     outputs = {
-        "usage_daily": aggregates.usage_daily,
-        "partner_daily": aggregates.partner_daily,
-        "network_daily": aggregates.network_daily,
-        "quarantine": ingested.quarantine,
-        "ingest_daily": ingested.ingest,
+        USAGE_DAILY.name: aggregates.usage_daily,
+        PARTNER_DAILY.name: aggregates.partner_daily,
+        NETWORK_DAILY.name: aggregates.network_daily,
+        QUARANTINE.name: ingested.quarantine,
+        INGEST_DAILY.name: ingested.ingest,
     }
     for table in DAILY_TABLES:
-        warehouse.write_partition(warehouse_url, table, day, outputs[table])
+        warehouse.write_partition(warehouse_url, table, day, outputs[table.name])
     t3 = time.perf_counter()
     top = (
         aggregates.partner_daily.sort("calls", descending=True)

@@ -3,43 +3,32 @@
 It depends on every day of the year of the daily tables and anomaly_flags (Dagster
 maps the daily partitions onto the year itself), reads them through the warehouse and
 writes ``<reports>/<year>/`` with ``callaudit.report``. A year without any data fails
-with a one-line reason instead of writing an empty report.
-
-Checks on the report (e.g. the GX suite for summary.json) attach through
-``build_yearly_report(summary_checks=...)``: each is an AssetCheckSpec and a function
-of the summary.json dict returning an AssetCheckResult.
+with a one-line reason instead of writing an empty report. The checks of its
+summary.json are in ``assets/checks.py``.
 """
-
-from collections.abc import Callable, Iterator, Sequence
 
 import dagster as dg
 
-from assets.metadata import OWNERS, markdown_table
-from assets.partitions import yearly_partitions
-from assets.resources import CallauditConfig
+from callaudit.assets.checks import DAILY_CHECK_SPECS, FLAG_CHECK_SPECS
+from callaudit.assets.metadata import OWNERS, markdown_table
+from callaudit.assets.resources import AuditResource
 from callaudit.dates import year_days
 from callaudit.report import NoDataError, ValidationOutcome, gather_year, headline, write_report
-from callaudit.report.tables import summary
 from callaudit.report.text import partner_headline
+from callaudit.schema import ANOMALY_FLAGS, INGEST_DAILY, NETWORK_DAILY, PARTNER_DAILY, USAGE_DAILY
 from callaudit.validation.results import failed_days
 
-#: Warehouse tables the report reads; each is an asset of the daily graph.
-REPORT_DEPS: tuple[str, ...] = (
-    "usage_daily",
-    "partner_daily",
-    "network_daily",
-    "ingest_daily",
-    "anomaly_flags",
-)
+YEARLY_REPORT = dg.AssetKey("yearly_report")
 
-SummaryCheck = tuple[dg.AssetCheckSpec, Callable[[dict], dg.AssetCheckResult]]
+#: Warehouse tables the report reads; each is an asset of the daily graph.
+REPORT_DEPS: tuple[str, ...] = tuple(
+    t.name for t in (USAGE_DAILY, PARTNER_DAILY, NETWORK_DAILY, INGEST_DAILY, ANOMALY_FLAGS)
+)
 
 
 def validation_outcomes(context: dg.AssetExecutionContext) -> list[ValidationOutcome] | None:
     """The latest result of every asset check on the tables the report reads, from the
     Dagster instance; None when none was recorded (the report then says so)."""
-    from assets.checks import DAILY_CHECK_SPECS, FLAG_CHECK_SPECS
-
     keys = [
         spec.key
         for spec in (*DAILY_CHECK_SPECS, *FLAG_CHECK_SPECS)
@@ -70,12 +59,11 @@ def validation_outcomes(context: dg.AssetExecutionContext) -> list[ValidationOut
     return outcomes or None
 
 
-def build_yearly_report(summary_checks: Sequence[SummaryCheck] = ()) -> dg.AssetsDefinition:
-    """The yearly_report asset, with optional checks run on its summary.json."""
-    checks = list(summary_checks)
+def build_yearly_report(yearly: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    """The yearly_report asset, one partition per year."""
 
     @dg.asset(
-        key="yearly_report",
+        key=YEARLY_REPORT,
         description=(
             "The year's evidence pack per partner: calls, tweets, bytes and active days; "
             "usage by app and endpoint; monthly trend; flags by kind with their days; "
@@ -87,17 +75,17 @@ def build_yearly_report(summary_checks: Sequence[SummaryCheck] = ()) -> dg.Asset
         group_name="report",
         owners=OWNERS,
         kinds={"polars", "html"},
-        partitions_def=yearly_partitions,
+        partitions_def=yearly,
         deps=list(REPORT_DEPS),
-        check_specs=[spec for spec, _ in checks],
     )
     def yearly_report(
-        context: dg.AssetExecutionContext, callaudit: CallauditConfig
-    ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+        context: dg.AssetExecutionContext, audit: AuditResource
+    ) -> dg.MaterializeResult:
         year = int(context.partition_key)
+        settings = audit.settings()
         # Blocking checks stop the report inside one run; a report built in a later run
         # (nightly refresh, `callaudit report`) must refuse data that failed them too.
-        failed = failed_days(callaudit.warehouse, year_days(year))
+        failed = failed_days(settings.warehouse, year_days(year))
         if failed:
             listed = "; ".join(
                 f"{day}: {', '.join(labels[:3])}" for day, labels in sorted(failed.items())[:5]
@@ -111,20 +99,20 @@ def build_yearly_report(summary_checks: Sequence[SummaryCheck] = ()) -> dg.Asset
             )
         try:
             report = gather_year(
-                callaudit.warehouse,
-                callaudit.load_contracts(),
+                settings.warehouse,
+                audit.load_contracts(),
                 year,
                 validation=validation_outcomes(context),
             )
         except NoDataError as exc:
             raise dg.Failure(description=str(exc)) from None
-        files = write_report(report, callaudit.reports)
+        files = write_report(report, settings.reports)
         if files.pdf_note:
             context.log.info(files.pdf_note)
         totals = report.totals()
         lines = [f"**{headline(report).split(': ', 1)[0]}**", ""] if report.partial else []
         lines += [f"- {partner_headline(report, p)}" for p in report.partners if p.calls]
-        yield dg.MaterializeResult(
+        return dg.MaterializeResult(
             metadata={
                 "path": dg.MetadataValue.path(files.html),
                 "folder": dg.MetadataValue.path(files.folder),
@@ -144,12 +132,5 @@ def build_yearly_report(summary_checks: Sequence[SummaryCheck] = ()) -> dg.Asset
                 ),
             }
         )
-        if checks:
-            data = summary(report)
-            for _, run_check in checks:
-                yield run_check(data)
 
     return yearly_report
-
-
-yearly_report = build_yearly_report()

@@ -8,12 +8,13 @@ as its own partition files, two days at a time.
 
 import dagster as dg
 
-from assets.metadata import OWNERS, markdown_table, table_metadata
-from assets.partitions import daily_backfill_policy, daily_partitions
-from assets.resources import CallauditConfig
-from callaudit.daily import DayFailure, DayResult, process_days
+from callaudit.assets.metadata import OWNERS, markdown_table, table_metadata
+from callaudit.assets.partitions import GraphPartitions
+from callaudit.assets.raw import PARTNER_CONTRACTS, RAW_CALL_LOGS
+from callaudit.assets.resources import AuditResource
 from callaudit.dates import days_of_partition_keys
 from callaudit.progress import Progress
+from callaudit.raw_to_tables import DAILY_TABLES, DayFailure, DayResult, process_days
 from callaudit.schema import (
     INGEST_DAILY,
     NETWORK_DAILY,
@@ -24,31 +25,27 @@ from callaudit.schema import (
     Table,
 )
 
-_GROUPS = {
-    "usage_daily": "usage",
-    "partner_daily": "usage",
-    "network_daily": "usage",
-    "ingest_daily": "ingest",
-    "quarantine": "ingest",
+#: UI group of each table written from one pass over a day's raw files.
+TABLE_GROUPS: dict[str, str] = {
+    USAGE_DAILY.name: "usage",
+    PARTNER_DAILY.name: "usage",
+    NETWORK_DAILY.name: "usage",
+    INGEST_DAILY.name: "ingest",
+    QUARANTINE.name: "ingest",
 }
 
 
-def _spec(table: Table) -> dg.AssetSpec:
+def _spec(table: Table, daily: dg.PartitionsDefinition) -> dg.AssetSpec:
     return dg.AssetSpec(
         key=table.name,
         description=table.description,
-        group_name=_GROUPS[table.name],
+        group_name=TABLE_GROUPS[table.name],
         owners=OWNERS,
         kinds={"polars", "parquet"},
-        deps=["raw_call_logs", "partner_contracts"],
+        deps=[RAW_CALL_LOGS, PARTNER_CONTRACTS],
         metadata=table_metadata(table),
-        partitions_def=daily_partitions,
+        partitions_def=daily,
     )
-
-
-DAILY_SPECS = [
-    _spec(t) for t in (USAGE_DAILY, PARTNER_DAILY, NETWORK_DAILY, INGEST_DAILY, QUARANTINE)
-]
 
 
 def _range_metadata(results: list[DayResult]) -> dict[str, dict]:
@@ -75,20 +72,20 @@ def _range_metadata(results: list[DayResult]) -> dict[str, dict]:
     }
     rows = lambda table: sum(r.rows[table] for r in results)  # noqa: E731
     return {
-        "usage_daily": {
+        USAGE_DAILY.name: {
             **common,
-            "dagster/row_count": rows("usage_daily"),
+            "dagster/row_count": rows(USAGE_DAILY.name),
             "calls": totals["rows_valid"],
             **seconds,
             "top_partners": markdown_table(
                 ["partner", "calls", "items"], [(p, c, i) for p, (c, i) in top]
             ),
         },
-        "partner_daily": {**common, "dagster/row_count": rows("partner_daily")},
-        "network_daily": {**common, "dagster/row_count": rows("network_daily")},
-        "ingest_daily": {
+        PARTNER_DAILY.name: {**common, "dagster/row_count": rows(PARTNER_DAILY.name)},
+        NETWORK_DAILY.name: {**common, "dagster/row_count": rows(NETWORK_DAILY.name)},
+        INGEST_DAILY.name: {
             **common,
-            "dagster/row_count": rows("ingest_daily"),
+            "dagster/row_count": rows(INGEST_DAILY.name),
             **{f"{k}": v for k, v in totals.items()},
             "quarantined_by_reason": markdown_table(
                 ["reason", "rows"], sorted(by_reason.items(), key=lambda kv: -kv[1])
@@ -97,21 +94,34 @@ def _range_metadata(results: list[DayResult]) -> dict[str, dict]:
                 "\n".join(f"- `{g}`" for g in gaps) if gaps else "none"
             ),
         },
-        "quarantine": {**common, "dagster/row_count": rows("quarantine"), **by_reason},
+        QUARANTINE.name: {**common, "dagster/row_count": rows(QUARANTINE.name), **by_reason},
     }
 
 
-@dg.multi_asset(
-    name="daily_tables",
-    specs=DAILY_SPECS,
-    partitions_def=daily_partitions,
-    backfill_policy=daily_backfill_policy,
-    description="Reads each day's raw call logs once and writes the five day-grain tables.",
-)
-def daily_tables(context: dg.AssetExecutionContext, callaudit: CallauditConfig):
+def build_daily_tables(partitions: GraphPartitions) -> dg.AssetsDefinition:
+    """The multi-asset writing the five day-grain tables, for the graph's partitions."""
+    specs = [_spec(table, partitions.daily) for table in DAILY_TABLES]
+
+    @dg.multi_asset(
+        name="daily_tables",
+        specs=specs,
+        partitions_def=partitions.daily,
+        backfill_policy=partitions.backfill_policy,
+        description="Reads each day's raw call logs once and writes the five day-grain tables.",
+    )
+    def daily_tables(context: dg.AssetExecutionContext, audit: AuditResource):
+        yield from _materialize_days(context, audit, specs)
+
+    return daily_tables
+
+
+def _materialize_days(
+    context: dg.AssetExecutionContext, audit: AuditResource, specs: list[dg.AssetSpec]
+):
     days = days_of_partition_keys(context.partition_keys)
-    contracts = callaudit.load_contracts()
-    progress = Progress(len(days), "days", enabled=callaudit.progress)
+    settings = audit.settings()
+    contracts = audit.load_contracts()
+    progress = Progress(len(days), "days", enabled=audit.progress)
 
     def on_day(outcome: DayResult | DayFailure) -> None:
         if isinstance(outcome, DayFailure):
@@ -120,16 +130,15 @@ def daily_tables(context: dg.AssetExecutionContext, callaudit: CallauditConfig):
             return
         # No log event per day: each is a write to the instance's event log, which cost
         # more than processing a small day. The run's metadata sums the range instead.
-        stats = outcome.ingest
-        progress.advance(1, rows=stats["rows_read"])
+        progress.advance(1, rows=outcome.ingest["rows_read"])
 
     results, failures = process_days(
-        callaudit.archive,
-        callaudit.warehouse,
+        settings.archive,
+        settings.warehouse,
         days,
         contracts.restricted_networks,
-        skip_corrupt_files=callaudit.skip_corrupt_files,
-        workers=callaudit.workers,
+        skip_corrupt_files=settings.skip_corrupt_files,
+        workers=settings.workers,
         on_day=on_day,
     )
     progress.close()
@@ -140,7 +149,7 @@ def daily_tables(context: dg.AssetExecutionContext, callaudit: CallauditConfig):
     if failures:
         # Good days were written: record them so partition status stays true.
         for result in results:
-            for spec in DAILY_SPECS:
+            for spec in specs:
                 context.log_event(
                     dg.AssetMaterialization(
                         asset_key=spec.key,
@@ -156,5 +165,5 @@ def daily_tables(context: dg.AssetExecutionContext, callaudit: CallauditConfig):
             },
         )
     metadata = _range_metadata(results)
-    for spec in DAILY_SPECS:
+    for spec in specs:
         yield dg.MaterializeResult(asset_key=spec.key, metadata=metadata[spec.key.path[-1]])

@@ -7,9 +7,12 @@ one page target, text frames, no compression.
 """
 
 import base64
+import contextlib
 import json
 import os
 import re
+import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -121,6 +124,7 @@ class Page:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
+            start_new_session=True,  # its helpers (renderer, crashpad) are stopped with it
         )
         self.events: list[dict] = []
         self._next_id = 0
@@ -233,9 +237,12 @@ class Page:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        # Helpers outlive the browser process briefly and may still write to the profile.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
         if self.process.stderr is not None:
             self.process.stderr.close()
-        self.profile.cleanup()
+        shutil.rmtree(self.profile.name, ignore_errors=True)
 
     def __enter__(self) -> "Page":
         return self
