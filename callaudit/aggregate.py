@@ -1,8 +1,15 @@
 """Daily aggregates from a day's valid calls: usage_daily, partner_daily, network_daily.
 
-All three come from one frame in one ``collect_all`` so Polars shares the scan. Counts
-are cast to Int64 before summing: Int32 sums wrap silently past 2^31 and a large
-partner's daily bytes do.
+All three come from one frame in one ``collect_all`` so Polars shares the scan.
+
+Every written sum is exact. Polars sums wrap silently (Int32 past 2^31, Int64 past
+2^63), so before summing in Int64 the day proves no sum can wrap: no group's sum exceeds
+rows x the largest magnitude, and when that product fits int64 every sum does (a
+full-size day: 2.8 M rows x 1.4 MB = 4 x 10^12; the proof costs ~4 ms). Otherwise the
+sums are taken in Int128, and a total that does not fit int64 refuses the day naming
+partner, app and endpoint rather than write a wrapped figure. Under the ingest's
+per-call maxima (``schema.PLAUSIBLE_MAX``) a day takes that path only with over 9
+million calls of a terabyte each.
 """
 
 from collections.abc import Sequence
@@ -15,6 +22,14 @@ from callaudit.networks import LABEL, label_addresses
 from callaudit.schema import NETWORK_DAILY, PARTNER_DAILY, USAGE_DAILY
 
 _MICROS_PER_MINUTE = 60_000_000
+_INT64 = (-(2**63), 2**63 - 1)
+
+#: Raw columns summed into a table (the other sums count rows and cannot wrap).
+SUMMED: tuple[str, ...] = ("items", "bytes")
+
+
+class SumOverflowError(ValueError):
+    """A day's total does not fit the tables' int64: the day is refused, not wrapped."""
 
 
 @dataclass
@@ -24,20 +39,70 @@ class DailyAggregates:
     network_daily: pl.DataFrame
 
 
-def _sum(name: str) -> pl.Expr:
-    return pl.col(name).cast(pl.Int64).sum()
+def sums_fit_int64(valid: pl.DataFrame) -> bool:
+    """True when no group of rows can sum past int64 in a summed column: rows x the
+    largest magnitude fits. One min/max pass, the product exact in Python integers."""
+    bounds = valid.select(
+        *(pl.col(c).max().alias(f"max_{c}") for c in SUMMED),
+        *(pl.col(c).min().alias(f"min_{c}") for c in SUMMED),
+    ).row(0)
+    largest = max((abs(int(b)) for b in bounds if b is not None), default=0)
+    return valid.height * largest <= _INT64[1]
 
 
 def _count(condition: pl.Expr) -> pl.Expr:
     return condition.cast(pl.Int64).sum()
 
 
+def _named(row: dict, keys: Sequence[str]) -> str:
+    return ", ".join(f"{key} {row[key]!r}" for key in keys)
+
+
+def _refuse_wrapped(
+    table: str,
+    frame: pl.DataFrame,
+    grain: Sequence[str],
+    columns: Sequence[str],
+    usage: pl.DataFrame | None = None,
+) -> None:
+    """Raise naming the first group whose Int128 total does not fit int64, and for a
+    coarser table the usage groups (app, endpoint) it adds up, largest first."""
+    for column in columns:
+        outside = frame.filter(~pl.col(column).is_between(*_INT64))
+        if outside.is_empty():
+            continue
+        row = outside.row(0, named=True)
+        message = f"{table}: {column} of {_named(row, grain)} totals {row[column]}"
+        if usage is not None:
+            parts = usage.filter(pl.all_horizontal(pl.col(k) == row[k] for k in grain)).sort(
+                column, descending=True
+            )
+            listed = "; ".join(
+                f"{_named(part, USAGE_DAILY.grain[len(grain) :])}: {part[column]}"
+                for part in parts.head(3).iter_rows(named=True)
+            )
+            message += f", from {parts.height} app/endpoint groups ({listed})"
+        more = f" ({outside.height} groups in all)" if outside.height > 1 else ""
+        raise SumOverflowError(
+            f"{message}, beyond int64 ({_INT64[1]}){more}: the day is refused rather than "
+            "written wrapped"
+        )
+
+
 def aggregate_day(valid: pl.DataFrame, networks: Sequence[RestrictedNetwork]) -> DailyAggregates:
     """Aggregate one day's valid, de-duplicated calls.
 
     ``restricted_calls`` counts calls from any restricted network; whether an agreement
-    allows that network is the flags' business, not the aggregate's.
+    allows that network is the flags' business, not the aggregate's. Raises
+    ``SumOverflowError`` when a total does not fit int64.
     """
+    # Int64 when every sum provably fits (the hot path), Int128 checked otherwise.
+    wide = not sums_fit_int64(valid)
+    sum_type = pl.Int128 if wide else pl.Int64
+
+    def _sum(name: str) -> pl.Expr:
+        return pl.col(name).cast(sum_type).sum()
+
     ip_type = valid.schema["client_ip"]
     labels = None
     if networks:
@@ -105,6 +170,11 @@ def aggregate_day(valid: pl.DataFrame, networks: Sequence[RestrictedNetwork]) ->
     else:
         network = NETWORK_DAILY.empty().lazy()
     usage_df, partner_df, network_df = pl.collect_all([usage, partner, network])
+    if wide:
+        # A partner's total can wrap when none of its app/endpoint groups does.
+        _refuse_wrapped(USAGE_DAILY.name, usage_df, USAGE_DAILY.grain, SUMMED)
+        _refuse_wrapped(PARTNER_DAILY.name, partner_df, PARTNER_DAILY.grain, SUMMED, usage_df)
+        _refuse_wrapped(NETWORK_DAILY.name, network_df, NETWORK_DAILY.grain, ("items",))
     return DailyAggregates(
         usage_daily=USAGE_DAILY.conform(usage_df),
         partner_daily=PARTNER_DAILY.conform(partner_df),

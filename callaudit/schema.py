@@ -35,11 +35,29 @@ COUNT_COLUMNS: tuple[str, ...] = ("items", "bytes", "latency_ms")
 #: Columns that must convert to integers (files sometimes carry them as text).
 INTEGER_COLUMNS: tuple[str, ...] = ("status", "items", "bytes", "latency_ms")
 
+#: The most one API call can plausibly carry; a larger count is quarantined as
+#: ``implausible_count``, never summed. Each bound is far above real traffic (stream
+#: calls carry up to ~1,100 items, pages at most 500; a generated full-size day's largest
+#: response is 1.4 MB, its slowest call 7.7 s) and below 2^53, where floats are exact:
+#: - items: 10^9, more tweets than the whole platform publishes in a day (~5 x 10^8);
+#: - bytes: 10^12, a terabyte in one response;
+#: - latency_ms: one week, longer than any connection (streams included) is held open;
+#:   a bigger figure is a unit mix-up (us or ns logged as ms) or garbage.
+#: With these bounds an int64 daily sum needs 9.2 x 10^9 calls (items) or 9.2 x 10^6
+#: calls (bytes) of one partner, app and endpoint to overflow; the aggregate still
+#: proves every sum exact or refuses the day (callaudit/aggregate.py).
+PLAUSIBLE_MAX: dict[str, int] = {
+    "items": 10**9,
+    "bytes": 10**12,
+    "latency_ms": 7 * 24 * 3600 * 1000,
+}
+
 #: Stable quarantine reasons, in the order they are tested (first match wins).
 QUARANTINE_REASONS: tuple[str, ...] = (
     "null_key",
     "uncastable_value",
     "negative_count",
+    "implausible_count",
     "ts_outside_day",
 )
 
@@ -167,7 +185,7 @@ QUARANTINE = Table(
     columns=(
         *(Column(name, STR, f"Raw {name} as text.") for name in RAW_SCHEMA),
         Column("reason", STR, "Why the row was rejected: " + ", ".join(QUARANTINE_REASONS) + "."),
-        Column("detail", STR, "The offending field(s)."),
+        Column("detail", STR, "The offending field(s) and, for values, what was received."),
         Column("source_file", STR, "File the row was read from."),
     ),
 )

@@ -137,3 +137,19 @@ def test_restricted_calls_are_counted_on_rows_as_ingest_delivers_them(tmp_path):
     aggregates = aggregate_day(valid, [GOV_V4, GOV_V6])
     assert aggregates.partner_daily["restricted_calls"].to_list() == [2]
     assert aggregates.network_daily["network_label"].to_list() == ["gov-agency-a", "gov-agency-v6"]
+
+
+def test_a_day_of_plausible_calls_is_proved_to_fit_int64_and_summed_there():
+    from callaudit.aggregate import sums_fit_int64
+
+    day = calls(*(call(i, items=10**9, bytes=10**12) for i in range(1000)))
+    assert sums_fit_int64(day)
+    assert aggregate_day(day, []).partner_daily["bytes"].to_list() == [10**15]
+
+
+def test_a_day_the_proof_cannot_vouch_for_is_summed_wide_and_written_when_it_fits():
+    from callaudit.aggregate import sums_fit_int64
+
+    day = calls(call(1, bytes=2**62), *(call(i, bytes=1) for i in range(2, 6)))
+    assert not sums_fit_int64(day)  # 5 rows x 2^62 could wrap; this day's sum does not
+    assert aggregate_day(day, []).usage_daily["bytes"].to_list() == [2**62 + 4]

@@ -119,6 +119,7 @@ def write_day(
         "quarantined_null_key": quarantined_null_key,
         "quarantined_uncastable_value": 0,
         "quarantined_negative_count": 0,
+        "quarantined_implausible_count": 0,
         "quarantined_ts_outside_day": 0,
         "skipped_files": len(skipped),
         "skipped_file_names": "\n".join(skipped),
