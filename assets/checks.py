@@ -13,6 +13,7 @@ import datetime as dt
 
 import dagster as dg
 
+from callaudit import warehouse
 from callaudit.assets.metadata import markdown_table
 from callaudit.assets.raw import PARTNER_CONTRACTS
 from callaudit.assets.resources import AuditResource
@@ -42,6 +43,20 @@ def run_days(context: dg.AssetCheckExecutionContext) -> list[dt.date]:
             "callaudit's daily checks run for a day or a range of days: pick a partition"
         )
     return days_of_partition_keys(op.partition_keys)
+
+
+#: How far after a run's last day its flags run may have recomputed dependent days
+#: (callaudit.flags.freshness.dependent_days; the history window is at most 2 x 52 weeks).
+_DEPENDENTS_REACH = dt.timedelta(days=2 * 52 * 7)
+
+
+def recomputed_flag_days(warehouse_url: str, end: dt.date, run_id: str) -> list[dt.date]:
+    """Days after ``end`` whose flags this run recomputed as dependents of its days:
+    they are checked with the run's own days."""
+    later = warehouse.day_manifests(
+        warehouse_url, ANOMALY_FLAGS.name, end + dt.timedelta(days=1), end + _DEPENDENTS_REACH
+    )
+    return [day for day, manifest in later.items() if manifest.info.get("run_id") == run_id]
 
 
 def _days_text(days: list[dt.date]) -> str:
@@ -140,6 +155,17 @@ DAILY_CHECK_SPECS = [
             "the sum of its reasons."
         ),
     ),
+    dg.AssetCheckSpec(
+        table_checks.NO_DATA_GAPS,
+        asset=INGEST_DAILY.name,
+        blocking=False,
+        description=(
+            "Warns, naming the days and why, when a day of the run had no raw data (no "
+            "day folder, no file, no row): a data gap, committed without tables. Not "
+            "blocking: the other days get their flags and report, which says its figures "
+            "are a lower bound. CALLAUDIT_FAIL_ON_GAPS=1 makes gaps fail the run instead."
+        ),
+    ),
 ]
 
 
@@ -173,7 +199,8 @@ FLAG_CHECK_SPECS = [
         asset=ANOMALY_FLAGS.name,
         blocking=True,
         description=(
-            _suite_description(ANOMALY_FLAGS.name) + " Flag names and severities are the stable ones."
+            _suite_description(ANOMALY_FLAGS.name)
+            + " Flag names and severities are the stable ones."
         ),
     ),
     dg.AssetCheckSpec(
@@ -195,8 +222,9 @@ FLAG_CHECK_SPECS = [
     description="Validates anomaly_flags for the run's days.",
 )
 def anomaly_flags_checks(context: dg.AssetCheckExecutionContext, audit: AuditResource):
-    days = run_days(context)
     warehouse_url = audit.settings().warehouse
+    days = run_days(context)
+    days += recomputed_flag_days(warehouse_url, days[-1], context.run.run_id)
     known = [p.id for p in audit.load_contracts().partners]
     reports = validate_flags(warehouse_url, days, known)
     yield from _publish(context, warehouse_url, reports)
@@ -257,4 +285,3 @@ def report_summary_checks(asset: dg.AssetKey) -> dg.AssetChecksDefinition:
             yield check_result(merged, asset)
 
     return _summary_checks
-

@@ -7,19 +7,30 @@ in one pass and writes one partition file per day (callaudit.flags.flag_range).
 
 The history window declared to Dagster and the one the run reads are one value,
 computed from the detection settings when the definitions are built.
+
+Flags depend on contracts.yaml and on the analysts' dismissed volume flags
+(flag_reviews.yaml): each materialization records the contracts' SHA-256 and the
+dismissals it applied (``FLAG_INPUTS_METADATA``), so a report built later can tell
+whether its flags were computed with the inputs it reads (the report refuses stale
+flags, naming the days).
 """
+
+import datetime as dt
 
 import dagster as dg
 import polars as pl
 
 from callaudit.assets.metadata import OWNERS, markdown_table, table_metadata
 from callaudit.assets.partitions import GraphPartitions
-from callaudit.assets.raw import PARTNER_CONTRACTS
+from callaudit.assets.raw import FLAG_REVIEWS, PARTNER_CONTRACTS
 from callaudit.assets.resources import AuditResource
+from callaudit.contracts import contracts_warnings, load_contracts_hashed
 from callaudit.dates import days_of_partition_keys
 from callaudit.flags.detect import FlagResult, history_days_needed
 from callaudit.flags.flag_range import flag_range
+from callaudit.flags.freshness import FlagInputs, detection_sha256
 from callaudit.flags.settings import DetectorSettings
+from callaudit.reviews import dismissed_in
 from callaudit.schema import ANOMALY_FLAGS, DATE_COLUMN, NETWORK_DAILY, PARTNER_DAILY, USAGE_DAILY
 
 DESCRIPTION = (
@@ -29,6 +40,12 @@ DESCRIPTION = (
     "against the partner's own history (robust, day-of-week seasonal). Each row says "
     "what was observed, the threshold or expectation, and a line a reader can quote."
 )
+
+
+#: Metadata of each anomaly_flags materialization naming the inputs its flags used.
+CONTRACTS_SHA256 = "contracts_sha256"
+DISMISSED_APPLIED = "dismissed_volume_flags_applied"
+FLAG_INPUTS_METADATA = (CONTRACTS_SHA256, DISMISSED_APPLIED)
 
 
 def build_anomaly_flags(
@@ -56,22 +73,68 @@ def build_anomaly_flags(
             USAGE_DAILY.name,
             NETWORK_DAILY.name,
             PARTNER_CONTRACTS,
+            FLAG_REVIEWS,
         ],
     )
     def anomaly_flags(
         context: dg.AssetExecutionContext, audit: AuditResource
     ) -> dg.MaterializeResult:
         days = days_of_partition_keys(context.partition_keys)
-        result = flag_range(
-            audit.settings().warehouse,
+        settings = audit.settings()
+        reviews = audit.load_reviews()
+        contracts, contracts_sha256 = load_contracts_hashed(settings.contracts)
+        for warning in contracts_warnings(contracts, settings.contracts):
+            context.log.warning(warning)
+        run = flag_range(
+            settings.warehouse,
             days,
-            audit.load_contracts(),
+            contracts,
             detection,
             history_days=history_days,
+            inputs=FlagInputs(
+                contracts_sha256, detection_sha256(detection), reviews.dismissed_volume()
+            ),
+            covered_until=_covered_until(context),
+            run_id=context.run.run_id,
         )
-        return dg.MaterializeResult(metadata=_flag_metadata(result, days))
+        result = run.result
+        if run.dependents:
+            context.log.info(
+                f"recomputed the flags of {len(run.dependents)} later day(s) that depend on "
+                f"{days[0]}..{days[-1]}: {run.dependents[0]}..{run.dependents[-1]}"
+            )
+            for day in run.dependents:  # so Dagster's partition status says they are new
+                context.log_event(
+                    dg.AssetMaterialization(
+                        asset_key=ANOMALY_FLAGS.name,
+                        partition=day.isoformat(),
+                        metadata={
+                            "recomputed_with": dg.MetadataValue.text(f"{days[0]}..{days[-1]}"),
+                            "dagster/row_count": result.for_day(day).height,
+                        },
+                    )
+                )
+        applied = dismissed_in(
+            reviews.dismissed_volume(), days[0] - dt.timedelta(days=history_days), days[-1]
+        )
+        inputs = {
+            CONTRACTS_SHA256: dg.MetadataValue.text(contracts_sha256),
+            DISMISSED_APPLIED: dg.MetadataValue.text("\n".join(applied)),
+            "dependent_days_recomputed": len(run.dependents),
+        }
+        return dg.MaterializeResult(metadata={**_flag_metadata(result, run.written), **inputs})
 
     return anomaly_flags
+
+
+#: Run tag of a backfill's chunk runs: the backfill's last day. A chunk then leaves the
+#: dependent flag days up to it to the later chunks, which recompute them anyway.
+BACKFILL_END_TAG = "callaudit/backfill_end"
+
+
+def _covered_until(context: dg.AssetExecutionContext) -> dt.date | None:
+    end = context.run.tags.get(BACKFILL_END_TAG)
+    return dt.date.fromisoformat(end) if end else None
 
 
 def _flag_metadata(result: FlagResult, days: list) -> dict:

@@ -21,11 +21,12 @@ class GraphPartitions:
 
     daily: dg.DailyPartitionsDefinition
     yearly: dg.TimeWindowPartitionsDefinition
-    #: A backfill of a range is one run, not a run per day: each day is still processed
-    #: and written on its own inside the run (two at a time), so memory stays bounded.
-    #: Single-run is also what `dg launch --partition-range` and `dagster asset
-    #: materialize --partition-range` require. `callaudit backfill` splits a range into
-    #: runs of `backfill_chunk_days` itself.
+    #: By default a backfill of a range is one run, not a run per day: each day is still
+    #: processed and written on its own inside the run (two at a time), so memory stays
+    #: bounded. Single-run is also what `dg launch --partition-range` and `dagster asset
+    #: materialize --partition-range` require. A deployment whose workers share a
+    #: backfill sets `backfill_run_days`: the daemon then splits a range into runs of
+    #: that many days, in dependency order (flags after the tables of their history).
     backfill_policy: dg.BackfillPolicy
     first_day: dt.date
     last_day: dt.date | None
@@ -47,4 +48,9 @@ def build_partitions(settings: Settings) -> GraphPartitions:
         timezone="UTC",
         end_offset=0 if last else 1,  # without an end, the current partial year too
     )
-    return GraphPartitions(daily, yearly, dg.BackfillPolicy.single_run(), first, last)
+    policy = (
+        dg.BackfillPolicy.multi_run(max_partitions_per_run=settings.backfill_run_days)
+        if settings.backfill_run_days
+        else dg.BackfillPolicy.single_run()
+    )
+    return GraphPartitions(daily, yearly, policy, first, last)

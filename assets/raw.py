@@ -15,6 +15,7 @@ from callaudit.assets.metadata import OWNERS
 
 RAW_CALL_LOGS = dg.AssetKey("raw_call_logs")
 PARTNER_CONTRACTS = dg.AssetKey("partner_contracts")
+FLAG_REVIEWS = dg.AssetKey("flag_reviews")
 
 
 def build_raw_call_logs(daily: dg.PartitionsDefinition) -> dg.AssetSpec:
@@ -54,4 +55,20 @@ partner_contracts = dg.AssetSpec(
     owners=OWNERS,
     kinds={"yaml"},
     metadata={"observed_by": dg.MetadataValue.text("late_data_sensor")},
+)
+
+
+flag_reviews = dg.AssetSpec(
+    key=FLAG_REVIEWS,
+    description=(
+        "flag_reviews.yaml, beside contracts.yaml (CALLAUDIT_REVIEWS): an analyst's review "
+        "of each flag (confirmed or dismissed, note, reviewer, date). The report shows the "
+        "reviews and leaves dismissed flags out of its findings; a dismissed volume_spike "
+        "or volume_drop counts as a normal day for the volume detector, so it can change "
+        "later days' flags. Each anomaly_flags materialization records the dismissals it "
+        "applied, and the report refuses flags computed with other ones."
+    ),
+    group_name="ingest",
+    owners=OWNERS,
+    kinds={"yaml"},
 )

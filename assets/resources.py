@@ -10,6 +10,7 @@ reads exactly what the submitter resolved.
 import dagster as dg
 
 from callaudit.contracts import Contracts, load_contracts
+from callaudit.reviews import Reviews, load_reviews_for
 from callaudit.settings import Settings, load_settings
 
 
@@ -19,9 +20,11 @@ class AuditResource(dg.ConfigurableResource):
 
     archive: str | None = None
     contracts: str | None = None
+    reviews: str | None = None
     warehouse: str | None = None
     reports: str | None = None
     skip_corrupt_files: bool | None = None
+    fail_on_gaps: bool | None = None
     workers: int | None = None
     progress: bool = False
 
@@ -30,14 +33,20 @@ class AuditResource(dg.ConfigurableResource):
         return load_settings(
             archive=self.archive,
             contracts=self.contracts,
+            reviews=self.reviews,
             warehouse=self.warehouse,
             reports=self.reports,
             skip_corrupt_files=self.skip_corrupt_files,
+            fail_on_gaps=self.fail_on_gaps,
             workers=self.workers,
         )
 
     def load_contracts(self) -> Contracts:
         return load_contracts(self.settings().contracts)
+
+    def load_reviews(self) -> Reviews:
+        """The analysts' flag reviews (none when the file beside contracts.yaml is absent)."""
+        return load_reviews_for(self.settings())
 
 
 #: The key assets, checks and sensors ask for the resource by.

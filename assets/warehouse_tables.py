@@ -8,10 +8,12 @@ as its own partition files, two days at a time.
 
 import dagster as dg
 
+from callaudit.archive_scan import OddFolderError, check_folders
 from callaudit.assets.metadata import OWNERS, markdown_table, table_metadata
 from callaudit.assets.partitions import GraphPartitions
 from callaudit.assets.raw import PARTNER_CONTRACTS, RAW_CALL_LOGS
 from callaudit.assets.resources import AuditResource
+from callaudit.assets.run_guard import close_abandoned_runs, overlapping_runs
 from callaudit.dates import days_of_partition_keys
 from callaudit.progress import Progress
 from callaudit.raw_to_tables import DAILY_TABLES, DayFailure, DayResult, process_days
@@ -62,9 +64,14 @@ def _range_metadata(results: list[DayResult]) -> dict[str, dict]:
             acc[0] += calls
             acc[1] += items
     top = sorted(partner_totals.items(), key=lambda kv: kv[1][0], reverse=True)[:10]
-    gaps = [f for r in results for f in r.skipped_files]
+    gaps = [f"{r.day}: {r.gap}" for r in results if r.gap]
+    gaps += [f for r in results if not r.gap for f in r.skipped_files]
     days = f"{results[0].day} .. {results[-1].day}" if results else "none"
-    common = {"days": dg.MetadataValue.text(days), "day_count": len(results)}
+    common = {
+        "days": dg.MetadataValue.text(days),
+        "day_count": len(results),
+        "data_gap_days": sum(1 for r in results if r.gap),
+    }
     # Summed over days (which run two at a time), for benchmarks' time split.
     seconds = {
         f"seconds_{part}": round(sum(r.seconds.get(part, 0.0) for r in results), 3)
@@ -98,6 +105,16 @@ def _range_metadata(results: list[DayResult]) -> dict[str, dict]:
     }
 
 
+def gaps_line(gaps: list[DayResult]) -> str:
+    """One warning line naming the days without raw data and why."""
+    listed = "; ".join(f"{r.day} ({r.gap})" for r in gaps[:10])
+    more = f"; and {len(gaps) - 10} more" if len(gaps) > 10 else ""
+    return (
+        f"data gaps: {len(gaps)} day(s) with no raw data, committed without tables, so any "
+        f"figure over them is a lower bound: {listed}{more}"
+    )
+
+
 def build_daily_tables(partitions: GraphPartitions) -> dg.AssetsDefinition:
     """The multi-asset writing the five day-grain tables, for the graph's partitions."""
     specs = [_spec(table, partitions.daily) for table in DAILY_TABLES]
@@ -121,6 +138,25 @@ def _materialize_days(
     days = days_of_partition_keys(context.partition_keys)
     settings = audit.settings()
     contracts = audit.load_contracts()
+    # One writer per day: a run killed earlier is closed, an overlapping one refused.
+    for closed in close_abandoned_runs(context.instance):
+        context.log.warning(closed)
+    others = overlapping_runs(
+        context.instance, days, settings.warehouse, this_run=context.run.run_id
+    )
+    if others:
+        raise dg.Failure(
+            description=(
+                f"another run is writing days of {days[0]}..{days[-1]} into "
+                f"{settings.warehouse}: {'; '.join(others)}. Refusing to run alongside it: "
+                "wait for it to finish, or cancel it"
+            )
+        )
+    try:  # odd folders (date=2022-02-30) inside the run's days fail it, naming them
+        for warning in check_folders(settings.archive, days[0], days[-1]):
+            context.log.warning(warning)
+    except OddFolderError as exc:
+        raise dg.Failure(description=str(exc)) from None
     progress = Progress(len(days), "days", enabled=audit.progress)
 
     def on_day(outcome: DayResult | DayFailure) -> None:
@@ -138,14 +174,18 @@ def _materialize_days(
         days,
         contracts.restricted_networks,
         skip_corrupt_files=settings.skip_corrupt_files,
+        fail_on_gaps=settings.fail_on_gaps,
         workers=settings.workers,
         on_day=on_day,
     )
     progress.close()
+    gaps = [r for r in results if r.gap]
     context.log.info(
-        f"{len(results)} days written, {len(failures)} failed: "
-        f"{sum(r.ingest['rows_read'] for r in results):,} rows read"
+        f"{len(results) - len(gaps)} days written, {len(gaps)} data gaps, {len(failures)} "
+        f"failed: {sum(r.ingest['rows_read'] for r in results):,} rows read"
     )
+    if gaps:
+        context.log.warning(gaps_line(gaps))
     if failures:
         # Good days were written: record them so partition status stays true.
         for result in results:

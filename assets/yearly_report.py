@@ -2,21 +2,27 @@
 
 It depends on every day of the year of the daily tables and anomaly_flags (Dagster
 maps the daily partitions onto the year itself), reads them through the warehouse and
-writes ``<reports>/<year>/`` with ``callaudit.report``. A year without any data fails
-with a one-line reason instead of writing an empty report. The checks of its
-summary.json are in ``assets/checks.py``.
+writes ``<reports>/<year>/`` with ``callaudit.report.build``. What only the Dagster
+instance knows is handed to it from here: the runs that built the year's days, for the
+provenance. A year without data, with a failed day or with missing or stale flags fails
+with a one-line reason naming the days. The checks of
+its summary.json are in ``assets/checks.py``; a report over any other period is built
+by the same code through ``pipelines/period_report.py``.
 """
+
+import datetime as dt
+from collections.abc import Sequence
 
 import dagster as dg
 
-from callaudit.assets.checks import DAILY_CHECK_SPECS, FLAG_CHECK_SPECS
 from callaudit.assets.metadata import OWNERS, markdown_table
+from callaudit.assets.raw import FLAG_REVIEWS, PARTNER_CONTRACTS
 from callaudit.assets.resources import AuditResource
-from callaudit.dates import year_days
-from callaudit.report import NoDataError, ValidationOutcome, gather_year, headline, write_report
-from callaudit.report.text import partner_headline
+from callaudit.report import NoDataError, Period, headline
+from callaudit.report.build import BuiltReport, ReportRefused, build_report, days_with_data
+from callaudit.report.text import findings_summary
 from callaudit.schema import ANOMALY_FLAGS, INGEST_DAILY, NETWORK_DAILY, PARTNER_DAILY, USAGE_DAILY
-from callaudit.validation.results import failed_days
+from callaudit.settings import Settings
 
 YEARLY_REPORT = dg.AssetKey("yearly_report")
 
@@ -26,37 +32,120 @@ REPORT_DEPS: tuple[str, ...] = tuple(
 )
 
 
-def validation_outcomes(context: dg.AssetExecutionContext) -> list[ValidationOutcome] | None:
-    """The latest result of every asset check on the tables the report reads, from the
-    Dagster instance; None when none was recorded (the report then says so)."""
-    keys = [
-        spec.key
-        for spec in (*DAILY_CHECK_SPECS, *FLAG_CHECK_SPECS)
-        if spec.asset_key.to_user_string() in REPORT_DEPS
-    ]
-    try:
-        records = context.instance.event_log_storage.get_latest_asset_check_execution_by_key(keys)
-    except Exception as exc:  # the report must not fail for want of check history
-        context.log.warning(f"could not read asset check results: {exc}")
-        return None
-    outcomes = []
-    for key in sorted(records, key=lambda k: (k.asset_key.to_user_string(), k.name)):
-        event = records[key].event
-        evaluation = (
-            event.dagster_event.event_specific_data if event and event.dagster_event else None
+def latest_materializations(
+    instance: dg.DagsterInstance, asset: str, days: Sequence[dt.date]
+) -> dict[dt.date, dg.EventLogRecord]:
+    """The latest materialization of each of ``days`` of a daily asset."""
+    wanted = [d.isoformat() for d in days]
+    latest: dict[dt.date, dg.EventLogRecord] = {}
+    cursor = None
+    while True:
+        page = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=wanted),
+            limit=1000,
+            cursor=cursor,
+            ascending=False,
         )
-        if evaluation is None or not hasattr(evaluation, "passed"):
-            continue
-        outcomes.append(
-            ValidationOutcome(
-                check=key.name,
-                asset=key.asset_key.to_user_string(),
-                passed=bool(evaluation.passed),
-                severity=str(getattr(evaluation.severity, "value", evaluation.severity)),
-                description=evaluation.description or "",
+        for record in page.records:
+            day = dt.date.fromisoformat(record.partition_key)
+            latest.setdefault(day, record)
+        if not page.has_more:
+            return latest
+        cursor = page.cursor
+
+
+def runs_behind(instance: dg.DagsterInstance, days: Sequence[dt.date]) -> list[dict]:
+    """The Dagster runs whose materializations are the current partitions of the
+    report's tables on ``days``: run id, assets, first and last day, partitions."""
+    runs: dict[str, dict] = {}
+    for asset in REPORT_DEPS:
+        for day, record in latest_materializations(instance, asset, days).items():
+            run = runs.setdefault(
+                record.run_id,
+                {"run_id": record.run_id, "assets": set(), "days": set(), "partitions": 0},
             )
+            run["assets"].add(asset)
+            run["days"].add(day)
+            run["partitions"] += 1
+    return [
+        {
+            "run_id": r["run_id"],
+            "assets": sorted(r["assets"]),
+            "first_day": min(r["days"]).isoformat(),
+            "last_day": max(r["days"]).isoformat(),
+            "partitions": r["partitions"],
+        }
+        for r in sorted(runs.values(), key=lambda r: (min(r["days"]), r["run_id"]))
+    ]
+
+
+def build_in_instance(
+    instance: dg.DagsterInstance, settings: Settings, period: Period, *, report_run: str
+) -> BuiltReport:
+    """Build a report from inside a Dagster run: the instance says which runs built the
+    days and which flags are stale; ``callaudit.report.build`` does the rest. Raises
+    dg.Failure with a one-line reason when there is no data or a day is refused."""
+    days = days_with_data(settings.warehouse, period)
+    try:
+        return build_report(
+            settings,
+            period,
+            runs=runs_behind(instance, days),
+            report_run=report_run,
         )
-    return outcomes or None
+    except NoDataError as exc:
+        raise dg.Failure(description=str(exc)) from None
+    except ReportRefused as exc:
+        raise dg.Failure(
+            description=str(exc),
+            metadata={"refused_days": ", ".join(d.isoformat() for d in exc.days)},
+        ) from None
+
+
+def report_metadata(built: BuiltReport) -> dict:
+    """What the UI shows of a written report."""
+    report, files = built.report, built.files
+    totals = report.totals()
+    validation = report.validation
+    prov = report.provenance
+    findings = [f"**{findings_summary(report)}**", ""] + [
+        f"- {p.name}: " + "; ".join(f"{f.severity} {f.flag} ({len(f.days)} d)" for f in p.findings)
+        for p in report.with_findings[:15]
+    ]
+    return {
+        "path": dg.MetadataValue.path(files.html),
+        "folder": dg.MetadataValue.path(files.folder),
+        "files": dg.MetadataValue.text(", ".join(files.files)),
+        "pdf": dg.MetadataValue.text(
+            files.pdf_note or f"report.pdf, {files.pdf_pages} pages with contents"
+        ),
+        "headline": dg.MetadataValue.text(headline(report)),
+        "findings": dg.MetadataValue.md("\n".join(findings)),
+        "coverage": dg.MetadataValue.text(f"{report.start} .. {report.end}"),
+        "partial": report.partial,
+        "partners": totals["partners"],
+        "partners_with_findings": totals["partners_flagged"],
+        "total_calls": totals["calls"],
+        "total_items": totals["items"],
+        "flags": totals["flags"],
+        "flags_dismissed": totals["flags_dismissed"],
+        "fees_total": dg.MetadataValue.float(totals["fees_total"]),
+        "days_validated": dg.MetadataValue.text(
+            f"{validation.days_validated} of {validation.days_in_range}" if validation else "none"
+        ),
+        "archive_sha256": dg.MetadataValue.text(prov.archive.sha256 if prov else ""),
+        "contracts_sha256": dg.MetadataValue.text((prov.contracts.sha256 or "") if prov else ""),
+        "archive_hashed": dg.MetadataValue.text(
+            f"{prov.archive.files} files, {prov.archive.bytes / 1e6:,.1f} MB in "
+            f"{prov.archive.seconds:.2f} s ({prov.archive.mb_per_second:,.0f} MB/s)"
+            if prov
+            else ""
+        ),
+        "top_partners": markdown_table(
+            ["partner", "calls", report.unit, "flagged days"],
+            [(p.name, p.calls, p.items, p.flagged_days) for p in report.partners[:10]],
+        ),
+    }
 
 
 def build_yearly_report(yearly: dg.PartitionsDefinition) -> dg.AssetsDefinition:
@@ -65,72 +154,33 @@ def build_yearly_report(yearly: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     @dg.asset(
         key=YEARLY_REPORT,
         description=(
-            "The year's evidence pack per partner: calls, tweets, bytes and active days; "
-            "usage by app and endpoint; monthly trend; flags by kind with their days; "
-            "restricted-network access timeline; fees at the agreed rates and at list "
-            "price; platform totals and data quality. Writes <reports>/<year>/report.html "
-            "(self-contained), report.pdf (when Chromium is installed), report.md, "
-            "summary.json, partners.csv and flags.csv."
+            "The year's evidence pack. Opens with the findings per partner and by severity "
+            "(what was breached, on how many days, by how much, and the fees), then the "
+            "partners with nothing to report; per partner: usage by app and endpoint, "
+            "monthly and daily trend, every flag with its review, restricted-network "
+            "access timeline, fees at the agreed rates and at list price; data quality, "
+            "validation of every day of the year (validation_results) and provenance "
+            "(SHA-256 of contracts.yaml, of the reviews and of every raw file, the runs "
+            "that built the days). Writes <reports>/<year>/report.html (self-contained), "
+            "report.pdf (when Chromium is installed), report.md, summary.json, "
+            "partners.csv, flags.csv and SHA256SUMS. Refuses a year with a failed day or "
+            "missing or stale flags."
         ),
         group_name="report",
         owners=OWNERS,
         kinds={"polars", "html"},
         partitions_def=yearly,
-        deps=list(REPORT_DEPS),
+        deps=[*REPORT_DEPS, PARTNER_CONTRACTS, FLAG_REVIEWS],
     )
     def yearly_report(
         context: dg.AssetExecutionContext, audit: AuditResource
     ) -> dg.MaterializeResult:
-        year = int(context.partition_key)
-        settings = audit.settings()
-        # Blocking checks stop the report inside one run; a report built in a later run
-        # (nightly refresh, `callaudit report`) must refuse data that failed them too.
-        failed = failed_days(settings.warehouse, year_days(year))
-        if failed:
-            listed = "; ".join(
-                f"{day}: {', '.join(labels[:3])}" for day, labels in sorted(failed.items())[:5]
-            )
-            raise dg.Failure(
-                description=(
-                    f"not building the {year} report: {len(failed)} day(s) failed validation "
-                    f"({listed}). Fix the data and re-run those days."
-                ),
-                metadata={"failed_days": ", ".join(str(d) for d in sorted(failed))},
-            )
-        try:
-            report = gather_year(
-                settings.warehouse,
-                audit.load_contracts(),
-                year,
-                validation=validation_outcomes(context),
-            )
-        except NoDataError as exc:
-            raise dg.Failure(description=str(exc)) from None
-        files = write_report(report, settings.reports)
-        if files.pdf_note:
-            context.log.info(files.pdf_note)
-        totals = report.totals()
-        lines = [f"**{headline(report).split(': ', 1)[0]}**", ""] if report.partial else []
-        lines += [f"- {partner_headline(report, p)}" for p in report.partners if p.calls]
-        return dg.MaterializeResult(
-            metadata={
-                "path": dg.MetadataValue.path(files.html),
-                "folder": dg.MetadataValue.path(files.folder),
-                "files": dg.MetadataValue.text(", ".join(files.files)),
-                "headline": dg.MetadataValue.text(headline(report)),
-                "headlines": dg.MetadataValue.md("\n".join(lines) or "no partner called the API"),
-                "coverage": dg.MetadataValue.text(f"{report.start} .. {report.end}"),
-                "partial_year": report.partial,
-                "partners": totals["partners"],
-                "total_calls": totals["calls"],
-                "total_items": totals["items"],
-                "flags": totals["flags"],
-                "fees_total": dg.MetadataValue.float(totals["fees_total"]),
-                "top_partners": markdown_table(
-                    ["partner", "calls", "items", "flagged days"],
-                    [(p.name, p.calls, p.items, p.flagged_days) for p in report.partners[:10]],
-                ),
-            }
+        period = Period.of_year(int(context.partition_key))
+        built = build_in_instance(
+            context.instance, audit.settings(), period, report_run=context.run_id
         )
+        if built.files.pdf_note:
+            context.log.warning(built.files.pdf_note)
+        return dg.MaterializeResult(metadata=report_metadata(built))
 
     return yearly_report

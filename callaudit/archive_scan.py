@@ -17,6 +17,53 @@ from callaudit import storage
 _DAY_PART = "date="
 
 
+class OddFolderError(ValueError):
+    """A folder of the archive inside the requested range that is not a real day."""
+
+
+#: What a day folder's name looks like; anything else at the archive's top is odd.
+_DAY_NAME = "date=YYYY-MM-DD"
+
+
+def odd_folders(archive: str) -> list[str]:
+    """Folders at the top of the archive that are not ``date=YYYY-MM-DD`` of a real day
+    (``date=2022-13-45``, ``date=2022-02-30``, ``backup``), by name. Hidden ones
+    (``.``, ``_``: tools' work folders, by the Hive convention) are not listed."""
+    return [
+        name
+        for name in storage.list_folders(archive)
+        if not name.startswith((".", "_")) and storage.day_of_folder(name) is None
+    ]
+
+
+def _inside(name: str, start: dt.date, end: dt.date) -> bool:
+    """An odd ``date=...`` folder is inside a range when its text sorts within it, as
+    ISO days do: ``date=2022-02-30`` is inside February 2022, ``date=2022-13-45`` after
+    December 2022. A folder that names no date at all is inside no range."""
+    if not name.startswith(_DAY_PART):
+        return False
+    text = name[len(_DAY_PART) :]
+    return start.isoformat() <= text <= end.isoformat()
+
+
+def check_folders(archive: str, start: dt.date, end: dt.date) -> list[str]:
+    """Warnings naming the odd folders of the archive outside ``start..end``, which are
+    ignored; OddFolderError naming those inside it, which could be days of the range."""
+    odd = odd_folders(archive)
+    inside = [name for name in odd if _inside(name, start, end)]
+    if inside:
+        raise OddFolderError(
+            f"archive {archive}: folder(s) {', '.join(inside)} inside {start}..{end} are "
+            f"not {_DAY_NAME} of a real day: rename or remove them, their files would be "
+            "left out of the days they belong to"
+        )
+    return [
+        f"ignoring folder {storage.join(archive, name)}: not {_DAY_NAME} of a real day, "
+        f"outside {start}..{end}"
+        for name in odd
+    ]
+
+
 def _day_of(url: str) -> dt.date | None:
     """The day of a file's enclosing ``date=YYYY-MM-DD`` folder, if it has one."""
     parts = url.rstrip("/").split("/")

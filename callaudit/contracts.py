@@ -6,6 +6,7 @@ check it names. Errors name the file, line, partner, agreement and field.
 
 import datetime as dt
 import fnmatch
+import hashlib
 import ipaddress
 import itertools
 import re
@@ -48,21 +49,25 @@ class _Strict(BaseModel):
 _Day = Annotated[dt.date, Strict(False)]
 
 
+#: Counts are compared with int64 sums: a limit beyond int64 is a typo, not a limit.
+INT64_MAX = 2**63 - 1
+
+
 class Limits(_Strict):
-    calls_per_day: int | None = Field(default=None, ge=0)
-    items_per_month: int | None = Field(default=None, ge=0)
-    calls_per_minute: int | None = Field(default=None, ge=0)
+    calls_per_day: int | None = Field(default=None, ge=0, le=INT64_MAX)
+    items_per_month: int | None = Field(default=None, ge=0, le=INT64_MAX)
+    calls_per_minute: int | None = Field(default=None, ge=0, le=INT64_MAX)
 
 
 class Pricing(_Strict):
-    monthly_fee: float = Field(default=0.0, ge=0)
-    included_items: int = Field(default=0, ge=0)
-    overage_per_1k_items: float = Field(default=0.0, ge=0)
+    monthly_fee: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    included_items: int = Field(default=0, ge=0, le=INT64_MAX)
+    overage_per_1k_items: float = Field(default=0.0, ge=0, allow_inf_nan=False)
 
 
 class ListPricing(_Strict):
-    per_1k_items: float = Field(default=0.0, ge=0)
-    per_1k_calls: float = Field(default=0.0, ge=0)
+    per_1k_items: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    per_1k_calls: float = Field(default=0.0, ge=0, allow_inf_nan=False)
 
 
 class RestrictedNetwork(_Strict):
@@ -261,9 +266,30 @@ def _describe(loc: tuple[Any, ...], raw: Any) -> str:
     return ", ".join(parts) or "top level"
 
 
+class _DuplicateKey(yaml.YAMLError):
+    """A key given twice in one mapping: YAML would silently keep the second."""
+
+    def __init__(self, key: str, first: int, second: int) -> None:
+        super().__init__(key)
+        self.key, self.first, self.second = key, first, second
+
+
 class _Loader(yaml.SafeLoader):
     """SafeLoader that leaves dates as text: PyYAML raises a bare ValueError for an
-    impossible date such as 2022-02-30, pydantic reports it with its field."""
+    impossible date such as 2022-02-30, pydantic reports it with its field. A key given
+    twice in one mapping is an error: the second would silently win, and could turn a
+    limit on or off."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[object, int] = {}
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=True)
+                line = key_node.start_mark.line + 1
+                if key in seen:
+                    raise _DuplicateKey(str(key), seen[key], line)
+                seen[key] = line
+        return super().construct_mapping(node, deep=deep)
 
 
 _Loader.add_constructor(
@@ -275,6 +301,11 @@ def parse_contracts(text: str, source: str = "contracts.yaml") -> Contracts:
     """Parse and validate agreements from YAML text; errors name line and field."""
     try:
         raw = yaml.load(text, Loader=_Loader)
+    except _DuplicateKey as exc:
+        raise ContractsError(
+            f"{source}: line {exc.second}: key {exc.key!r} is given twice in the same mapping "
+            f"(first on line {exc.first}); YAML would silently keep this one: remove one"
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
@@ -305,12 +336,37 @@ def parse_contracts(text: str, source: str = "contracts.yaml") -> Contracts:
         raise ContractsError("\n".join(messages)) from None
 
 
+def contracts_warnings(contracts: Contracts, source: str = "contracts.yaml") -> list[str]:
+    """What is allowed but almost certainly not meant: a file with no partner at all
+    (empty, or only comments) makes every call of every partner a no_agreement flag."""
+    if not contracts.partners:
+        return [
+            f"{source}: no partner agreement at all (an empty file?): every call of every "
+            "partner will be flagged no_agreement and priced at list_pricing"
+        ]
+    return []
+
+
 def load_contracts(path: str | Path) -> Contracts:
     """Read and validate a contracts.yaml file (local path or s3:// URL)."""
-    from callaudit.storage import read_text
+    return load_contracts_hashed(path)[0]
+
+
+def load_contracts_hashed(path: str | Path) -> tuple[Contracts, str]:
+    """The agreements and the SHA-256 of the very bytes they were parsed from, so a
+    result computed with them can record which contracts.yaml it used."""
+    from callaudit.storage import read_bytes
 
     try:
-        text = read_text(str(path))
+        data = read_bytes(str(path))
     except FileNotFoundError:
         raise ContractsError(f"{path}: contracts file not found") from None
-    return parse_contracts(text, source=str(path))
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ContractsError(
+            f"{path}: line {line}: byte {data[exc.start]:#04x} is not UTF-8 text "
+            "(save the file as UTF-8)"
+        ) from None
+    return parse_contracts(text, source=str(path)), hashlib.sha256(data).hexdigest()

@@ -141,11 +141,25 @@ def to_timestamp(arrow_type: str, dtype: pl.DataType) -> Conversion:
 
 
 def to_text(name: str, arrow_type: str, dtype: pl.DataType) -> Conversion:
-    """A text column (partner_id, app_id, endpoint, client_ip) as its working type."""
+    """A text column (partner_id, app_id, endpoint, client_ip) as its working type.
+    Integers are their decimal digits (exact: an account id 7 is "7"); any other type
+    (a float, a boolean, a date) is not text: null, so the row is uncastable."""
     col = pl.col(name)
     if is_text(arrow_type):
         return Conversion(col.cast(dtype), lossless=True)
-    return Conversion(col.cast(dtype, strict=False))
+    if is_integer(arrow_type):
+        return Conversion(col.cast(pl.String).cast(dtype), lossless=True)
+    return Conversion(pl.lit(None, dtype=dtype))
+
+
+#: Arrow types that hold no single value a column of the raw contract could take.
+_NESTED = ("list<", "large_list<", "list_view<", "fixed_size_list<", "struct<", "map<")
+
+
+def is_nested(arrow_type: str) -> bool:
+    """A list, struct or map column: its values are not scalars, so no row of it can be
+    read as a call; the file is refused whole, naming the column."""
+    return arrow_type.startswith(_NESTED) or "union" in arrow_type
 
 
 def raw_text(name: str, arrow_type: str) -> pl.Expr:

@@ -6,6 +6,7 @@ them), the quarantined rows with their reason, and the counts that reconcile the
 """
 
 import datetime as dt
+import io
 import time
 from dataclasses import dataclass, field, replace
 
@@ -90,13 +91,43 @@ class _DayTypes:
         return tuple(int(i) for i in blank.arg_true())
 
 
+class DayReadError(RuntimeError):
+    """A day's files failed together though each reads alone; names the folder."""
+
+
 class CorruptFileError(RuntimeError):
     """A raw file cannot be read; the day fails unless the run skips such files."""
 
     def __init__(self, url: str, reason: str):
+        reason = " ".join(reason.split())  # one line: library errors span several
         super().__init__(f"unreadable raw file {url}: {reason}")
         self.url = url
         self.reason = reason
+
+
+def _first_value(url: str, column: str) -> str:
+    """The first non-null value of a column, as text, to quote in an error (best effort)."""
+    try:
+        source = io.BytesIO(storage.read_bytes(url)) if storage.is_remote(url) else url
+        values = pq.ParquetFile(source).read_row_group(0, columns=[column]).column(0)
+        value = next((v for v in values.to_pylist() if v is not None), None)
+    except Exception:
+        return ""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _unusable_column(url: str, schema: dict[str, str]) -> str | None:
+    """Why a file cannot hold calls at all (a list, struct or map where a raw column
+    belongs), naming the column, its type and a value; None when it can."""
+    for name in RAW_SCHEMA:
+        arrow_type = schema.get(name)
+        if arrow_type is not None and exact_casts.is_nested(arrow_type):
+            sample = _first_value(url, name)
+            return f"column {name} is {arrow_type}, not {_EXPECTED[name]}" + (
+                f" (first value {sample})" if sample else ""
+            )
+    return None
 
 
 @dataclass
@@ -109,6 +140,7 @@ class DayIngest:
     ingest: pl.DataFrame
     files: list[str] = field(default_factory=list)
     skipped_files: list[str] = field(default_factory=list)
+    ignored_files: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -284,11 +316,12 @@ def _reason_exprs(day: dt.date, columns: list[str]) -> tuple[pl.Expr, pl.Expr]:
 
 def _check_readable(url: str) -> str | None:
     """Why a file cannot be read in full, or None when it can."""
-    try:
+    try:  # both decoders: the scan uses Polars', which may refuse what Arrow reads
         if storage.is_remote(url):
             storage.read_parquet(url)
         else:
             pq.ParquetFile(url).read()
+            pl.read_parquet(url)
     except Exception as exc:
         return f"{type(exc).__name__}: {exc}"
     return None
@@ -305,42 +338,72 @@ class _Split:
     valid: pl.DataFrame
     rejected: pl.DataFrame
     usable: int
+    #: request ids delivered more than once with different content
+    conflicting: int = 0
+
+
+_FIRST = "_first"
 
 
 def _collect_split(rows: pl.LazyFrame, day: dt.date) -> _Split:
-    """Valid (usable, first delivery) rows, rejected rows with their reason, and the
-    usable count, from one scan: the three plans share it."""
+    """Valid (usable, first delivery) rows, rejected rows with their reason, the usable
+    count and the re-deliveries whose content differs, from one scan: the plans share it."""
     reason, detail = _reason_exprs(day, rows.collect_schema().names())
-    usable = rows.filter(pl.col(USABLE))
-    # The shipper is at-least-once: keep the first delivery of each request_id.
-    valid = usable.filter(pl.col("request_id").is_first_distinct()).select(list(RAW_SCHEMA))
+    # The shipper is at-least-once: keep the first delivery of each request_id, in file
+    # name order (files are read sorted by name), then row order within a file.
+    usable = rows.filter(pl.col(USABLE)).with_columns(
+        pl.col("request_id").is_first_distinct().alias(_FIRST)
+    )
+    valid = usable.filter(pl.col(_FIRST)).select(list(RAW_SCHEMA))
+    later = usable.filter(~pl.col(_FIRST)).select(list(RAW_SCHEMA))  # the re-deliveries
     rejected = (
         rows.filter(~pl.col(USABLE))
         .with_columns(reason.alias(REASON))
         .with_columns(detail.alias(DETAIL))
     )
-    valid_df, rejected_df, count = pl.collect_all([valid, rejected, usable.select(pl.len())])
-    return _Split(valid_df, rejected_df, int(count.item()))
+    valid_df, later_df, rejected_df = pl.collect_all([valid, later, rejected])
+    conflicting = _conflicting(valid_df, later_df) if later_df.height else 0
+    return _Split(valid_df, rejected_df, valid_df.height + later_df.height, conflicting)
+
+
+def _conflicting(valid: pl.DataFrame, later: pl.DataFrame) -> int:
+    """Request ids whose later deliveries differ from the kept one in any field: a
+    re-delivery should be the same call again."""
+    kept = valid.filter(pl.col("request_id").is_in(later["request_id"].unique().implode()))
+    payload = [c for c in RAW_SCHEMA if c != "request_id"]
+    differing = kept.join(later, on="request_id", how="inner", suffix="_again").filter(
+        pl.any_horizontal(pl.col(c).ne_missing(pl.col(f"{c}_again")) for c in payload)
+    )
+    return differing["request_id"].n_unique()
 
 
 def read_day(
     archive: str, day: dt.date, *, skip_corrupt_files: bool = False
-) -> tuple[_Split, list[str], list[str]]:
+) -> tuple[_Split, list[str], list[str], list[str]]:
     """A day's rows, normalised and split into valid and rejected ones.
 
-    Returns the split, the files read and the files skipped as unreadable.
+    Returns the split, the files read, the files skipped as unreadable and the entries
+    of the folder left out (hidden, another suffix, sub-folders), by name.
     """
     folder = storage.day_folder(archive, day)
-    files = [f.url for f in storage.list_files(folder)]
+    listed, ignored = storage.scan_folder(folder)
+    files = [f.url for f in listed]
     readable: list[tuple[str, dict[str, str]]] = []
     skipped: list[str] = []
     for url in files:
         try:
-            readable.append((url, storage.parquet_schema(url)))
+            schema = storage.parquet_schema(url)
         except Exception as exc:
             if not skip_corrupt_files:
                 raise CorruptFileError(url, f"{type(exc).__name__}: {exc}") from exc
             skipped.append(url)
+            continue
+        if unusable := _unusable_column(url, schema):
+            if not skip_corrupt_files:
+                raise CorruptFileError(url, unusable)
+            skipped.append(url)
+            continue
+        readable.append((url, schema))
 
     # Ids are compared as numbers when every file holds numbers (exact floats included),
     # as text otherwise.
@@ -383,14 +446,18 @@ def read_day(
         # A damaged data page only shows when decoded: find which file it is.
         broken = [(url, why) for url, _ in readable if (why := _check_readable(url))]
         if not broken:
-            raise
+            first = next((line for line in str(exc).splitlines() if line.strip()), "")
+            raise DayReadError(
+                f"reading the {len(readable)} raw file(s) in {folder} failed, each one "
+                f"readable alone: {type(exc).__name__}: {first.strip()}"
+            ) from exc
         if not skip_corrupt_files:
             url, why = broken[0]
             raise CorruptFileError(url, why) from exc
         skipped.extend(url for url, _ in broken)
         bad = {url for url, _ in broken}
         split = split_rows([(u, s) for u, s in readable if u not in bad])
-    return split, files, skipped
+    return split, files, skipped, ignored
 
 
 def _quarantine_frame(rejected: pl.DataFrame, files: list[str]) -> pl.DataFrame:
@@ -423,7 +490,7 @@ def _quarantine_frame(rejected: pl.DataFrame, files: list[str]) -> pl.DataFrame:
 def ingest_day(archive: str, day: dt.date, *, skip_corrupt_files: bool = False) -> DayIngest:
     """Read a day and split it into valid, de-duplicated calls and quarantined rows."""
     started = time.perf_counter()
-    split, files, skipped = read_day(archive, day, skip_corrupt_files=skip_corrupt_files)
+    split, files, skipped, ignored = read_day(archive, day, skip_corrupt_files=skip_corrupt_files)
     read_done = time.perf_counter()
     valid, rejected = split.valid, split.rejected
     duplicates = split.usable - valid.height
@@ -439,6 +506,9 @@ def ingest_day(archive: str, day: dt.date, *, skip_corrupt_files: bool = False) 
                 **{f"quarantined_{r}": [reason_counts.get(r, 0)] for r in QUARANTINE_REASONS},
                 "skipped_files": [len(skipped)],
                 "skipped_file_names": ["\n".join(skipped)],
+                "conflicting_duplicates": [split.conflicting],
+                "ignored_files": [len(ignored)],
+                "ignored_file_names": ["\n".join(ignored)],
             }
         )
     )
@@ -449,5 +519,6 @@ def ingest_day(archive: str, day: dt.date, *, skip_corrupt_files: bool = False) 
         ingest=ingest,
         files=files,
         skipped_files=skipped,
+        ignored_files=ignored,
         seconds={"read": read_done - started, "dedup": time.perf_counter() - read_done},
     )

@@ -1,9 +1,18 @@
 """Turning days of the raw archive into the day-grain warehouse partitions.
 
 A day is computed whole in memory (one day of raw rows is bounded) and only then
-written, table by table, each partition atomically: a day that fails leaves the
-previous good partitions in place, and re-running a day replaces them. Days run two at
-a time, which measured fastest on two cores (one Polars query per day).
+committed: its five tables are written under a new commit and become visible together
+when the day's manifest is replaced (callaudit.manifests), so a day that fails, even
+half-way through writing, leaves the previous good tables in place, and re-running a
+day replaces them all at once. Days run two at a time, which measured fastest on two
+cores (one Polars query per day).
+
+A day with no raw data (no day folder, no Parquet file in it, files without a row, or
+every file unreadable and skipped) is a *data gap*: nothing is summed as zero; the day
+is committed with no table and the gap's reason, so readers list it and the report
+says its figures are a lower bound. With ``fail_on_gaps`` such a day fails instead. A
+day that had data when it was last committed and now has none (a mount gone, a prefix
+deleted) is refused: its tables are kept, never replaced by empty ones.
 """
 
 import datetime as dt
@@ -12,10 +21,10 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
-from callaudit import warehouse
+from callaudit import manifests, storage, warehouse
 from callaudit.aggregate import aggregate_day
 from callaudit.contracts import RestrictedNetwork
-from callaudit.ingest import ingest_day
+from callaudit.ingest import DayIngest, ingest_day
 from callaudit.schema import (
     INGEST_DAILY,
     NETWORK_DAILY,
@@ -26,7 +35,13 @@ from callaudit.schema import (
 )
 
 #: Tables written by the daily pass, in the order they are written.
-DAILY_TABLES: tuple[Table, ...] = (USAGE_DAILY, PARTNER_DAILY, NETWORK_DAILY, QUARANTINE, INGEST_DAILY)
+DAILY_TABLES: tuple[Table, ...] = (
+    USAGE_DAILY,
+    PARTNER_DAILY,
+    NETWORK_DAILY,
+    QUARANTINE,
+    INGEST_DAILY,
+)
 
 
 @dataclass
@@ -39,12 +54,90 @@ class DayResult:
     top_partners: list[tuple[str, int, int]]
     skipped_files: list[str]
     seconds: dict[str, float] = field(default_factory=dict)
+    #: Why the day has no data (a data gap), or None.
+    gap: str | None = None
+
+
+class DataGapError(RuntimeError):
+    """A day with no raw data while gaps are fatal (``fail_on_gaps``)."""
+
+
+class VanishedDayError(RuntimeError):
+    """A day that had data when last committed has none now; its tables are kept."""
 
 
 @dataclass
 class DayFailure:
     day: dt.date
     error: str
+
+
+def failure_line(exc: Exception) -> str:
+    """Why a day failed, in one line: callaudit's own errors as they are (they name the
+    file, column or group), a library's with its type and first line (the rest of a
+    Polars error is the expression it was evaluating)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    text = lines[0] if lines else ""
+    if type(exc).__module__.startswith("callaudit"):
+        return text or type(exc).__name__
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def raw_info(ingested: DayIngest) -> dict:
+    """What a day's commit records about its raw input: enough to tell, later, that a
+    day which had data has lost it (its files vanished) rather than never had any."""
+    return {
+        "kind": "data",
+        "rows_read": int(ingested.stats["rows_read"]),
+        "files": [url.rsplit("/", 1)[-1] for url in ingested.files],
+    }
+
+
+def _why_no_data(ingested: DayIngest, folder: str) -> str:
+    if not ingested.files:
+        return f"no raw file in {folder}"
+    if len(ingested.skipped_files) == len(ingested.files):
+        return f"all {len(ingested.files)} raw file(s) in {folder} unreadable, skipped"
+    return f"the {len(ingested.files)} raw file(s) in {folder} hold no row"
+
+
+def _no_data(
+    archive: str, warehouse_url: str, ingested: DayIngest, *, fail_on_gaps: bool
+) -> DayResult:
+    """A day without a raw row: refused if it had data, else a gap (or an error)."""
+    day = ingested.day
+    reason = _why_no_data(ingested, storage.day_folder(archive, day))
+    previous = warehouse.day_manifest(warehouse_url, warehouse.DAY_TABLES, day)
+    had = int(previous.info.get("rows_read", 0)) if previous else 0
+    if previous is not None and previous.info.get("kind") == "data" and had > 0:
+        raise VanishedDayError(
+            f"{day} had {had:,} raw rows in {len(previous.info.get('files', []))} file(s) "
+            f"when last committed ({previous.committed_at}) and now {reason}: refusing to "
+            "replace its tables with empty ones, they are kept. Restore its files, or, if "
+            "the day really is empty now, delete "
+            f"{manifests.manifest_url(warehouse_url, warehouse.DAY_TABLES, day)} and re-run it"
+        )
+    if fail_on_gaps:
+        raise DataGapError(
+            f"{day} has no raw data ({reason}): a data gap, fatal with --fail-on-gaps "
+            "(CALLAUDIT_FAIL_ON_GAPS=1)"
+        )
+    warehouse.commit_day(
+        warehouse_url,
+        warehouse.DAY_TABLES,
+        day,
+        {},
+        info={**raw_info(ingested), "kind": warehouse.GAP, "reason": reason},
+    )
+    return DayResult(
+        day=day,
+        ingest=ingested.stats,
+        rows={table.name: 0 for table in DAILY_TABLES},
+        top_partners=[],
+        skipped_files=ingested.skipped_files,
+        seconds=ingested.seconds,
+        gap=reason,
+    )
 
 
 def process_day(
@@ -54,9 +147,14 @@ def process_day(
     networks: Sequence[RestrictedNetwork],
     *,
     skip_corrupt_files: bool = False,
+    fail_on_gaps: bool = False,
 ) -> DayResult:
-    """Ingest, aggregate and write one day; raises with the file named if it cannot."""
+    """Ingest, aggregate and commit one day; raises with the file named if it cannot.
+    A day without raw data is a data gap (DataGapError when ``fail_on_gaps``), or
+    VanishedDayError when it had data before."""
     ingested = ingest_day(archive, day, skip_corrupt_files=skip_corrupt_files)
+    if ingested.stats["rows_read"] == 0:
+        return _no_data(archive, warehouse_url, ingested, fail_on_gaps=fail_on_gaps)
     t1 = time.perf_counter()
     aggregates = aggregate_day(ingested.valid, networks)
     t2 = time.perf_counter()
@@ -67,8 +165,15 @@ def process_day(
         QUARANTINE.name: ingested.quarantine,
         INGEST_DAILY.name: ingested.ingest,
     }
-    for table in DAILY_TABLES:
-        warehouse.write_partition(warehouse_url, table, day, outputs[table.name])
+    # One commit: the five tables become visible together, replacing the day's previous
+    # ones only once all are written (callaudit.manifests).
+    warehouse.commit_day(
+        warehouse_url,
+        warehouse.DAY_TABLES,
+        day,
+        {table: outputs[table.name] for table in DAILY_TABLES},
+        info=raw_info(ingested),
+    )
     t3 = time.perf_counter()
     top = (
         aggregates.partner_daily.sort("calls", descending=True)
@@ -93,6 +198,7 @@ def process_days(
     networks: Sequence[RestrictedNetwork],
     *,
     skip_corrupt_files: bool = False,
+    fail_on_gaps: bool = False,
     workers: int = 2,
     on_day: Callable[[DayResult | DayFailure], None] | None = None,
 ) -> tuple[list[DayResult], list[DayFailure]]:
@@ -108,6 +214,7 @@ def process_days(
                 day,
                 networks,
                 skip_corrupt_files=skip_corrupt_files,
+                fail_on_gaps=fail_on_gaps,
             ): day
             for day in sorted(days)
         }
@@ -117,7 +224,7 @@ def process_days(
                 outcome: DayResult | DayFailure = future.result()
                 results.append(outcome)
             except Exception as exc:
-                outcome = DayFailure(day, str(exc))
+                outcome = DayFailure(day, failure_line(exc))
                 failures.append(outcome)
             if on_day is not None:
                 on_day(outcome)

@@ -175,6 +175,18 @@ INGEST_DAILY = Table(
         ),
         Column("skipped_files", I64, "Unreadable files skipped (data gaps)."),
         Column("skipped_file_names", STR, "Unreadable files skipped, newline separated."),
+        Column(
+            "conflicting_duplicates",
+            I64,
+            "Request ids delivered again with different content; the first delivery (in "
+            "file-name order, then row order) is kept.",
+        ),
+        Column(
+            "ignored_files",
+            I64,
+            "Entries of the day folder left out: hidden (. or _), another suffix, sub-folders.",
+        ),
+        Column("ignored_file_names", STR, "Those entries' names, newline separated."),
     ),
 )
 

@@ -51,6 +51,10 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _optional_positive_int(text: str) -> int | None:
+    return _positive_int(text) if text.strip() else None
+
+
 def _optional_day(text: str) -> dt.date | None:
     text = text.strip()
     if not text:
@@ -86,6 +90,13 @@ SETTINGS: tuple[Setting, ...] = (
         "raw call logs, `<archive>/date=YYYY-MM-DD/*.parquet`",
     ),
     Setting("contracts", "CALLAUDIT_CONTRACTS", "data/contracts.yaml", "partner agreements"),
+    Setting(
+        "reviews",
+        "CALLAUDIT_REVIEWS",
+        "",
+        "analysts' flag reviews (none: `flag_reviews.yaml` beside the contracts file, "
+        "if it exists)",
+    ),
     Setting("warehouse", "CALLAUDIT_WAREHOUSE", "data/warehouse", "output tables"),
     Setting("reports", "CALLAUDIT_REPORTS", "data/reports", "yearly reports"),
     Setting(
@@ -93,6 +104,13 @@ SETTINGS: tuple[Setting, ...] = (
         "CALLAUDIT_SKIP_CORRUPT_FILES",
         "0",
         "`1`: skip unreadable raw files and report them as data gaps instead of failing the day",
+        _flag,
+    ),
+    Setting(
+        "fail_on_gaps",
+        "CALLAUDIT_FAIL_ON_GAPS",
+        "0",
+        "`1`: a day with no raw data fails its run and the report instead of being a data gap",
         _flag,
     ),
     Setting("workers", "CALLAUDIT_WORKERS", "2", "days processed at once", _positive_int),
@@ -123,6 +141,20 @@ SETTINGS: tuple[Setting, ...] = (
         "92",
         "days per run of `callaudit backfill` (`--chunk-days`): a year is 4 runs",
         _positive_int,
+    ),
+    Setting(
+        "backfill_run_days",
+        "CALLAUDIT_BACKFILL_RUN_DAYS",
+        "",
+        "days per run of a backfill the Dagster daemon runs (UI, `callaudit backfill "
+        "--submit`); none: a whole range in one run, as `dg launch --partition-range` needs",
+        _optional_positive_int,
+    ),
+    Setting(
+        "dagster_url",
+        "CALLAUDIT_DAGSTER_URL",
+        "http://127.0.0.1:3000",
+        "the Dagster webserver `callaudit backfill --submit` hands the backfill to",
     ),
     Setting(
         "nightly_cron",
@@ -181,14 +213,18 @@ class Settings:
 
     archive: str
     contracts: str
+    reviews: str
     warehouse: str
     reports: str
     skip_corrupt_files: bool
+    fail_on_gaps: bool
     workers: int
     detection: str
     first_day: dt.date
     last_day: dt.date | None
     backfill_chunk_days: int
+    backfill_run_days: int | None
+    dagster_url: str
     nightly_cron: str
     automation: str
     late_data_interval_seconds: int
@@ -204,9 +240,28 @@ class Settings:
     def with_absolute_paths(self) -> "Settings":
         """A copy whose local locations are absolute (URLs such as s3:// unchanged), so a
         run executed in another working directory, or on a worker, reads the same files."""
-        names = ("archive", "contracts", "warehouse", "reports", "detection", "dagster_home")
+        names = (
+            "archive",
+            "contracts",
+            "reviews",
+            "warehouse",
+            "reports",
+            "detection",
+            "dagster_home",
+        )
         return replace(self, **{n: _absolute(getattr(self, n)) for n in names})
 
+    @property
+    def reviews_location(self) -> str:
+        """The flag reviews file: CALLAUDIT_REVIEWS, or ``flag_reviews.yaml`` in the
+        folder of contracts.yaml (reviews sit beside the agreements they judge)."""
+        if self.reviews:
+            return self.reviews
+        from callaudit.reviews import REVIEWS_FILE
+        from callaudit.storage import join
+
+        folder = self.contracts.rsplit("/", 1)[0] if "/" in self.contracts else "."
+        return join(folder, REVIEWS_FILE)
 
 
 def _absolute(location: str) -> str:

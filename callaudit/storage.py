@@ -9,6 +9,7 @@ S3 settings come from the usual environment: AWS_ENDPOINT_URL (for MinIO, moto a
 friends), AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION.
 """
 
+import contextlib
 import datetime as dt
 import io
 import os
@@ -22,7 +23,7 @@ import fsspec
 import polars as pl
 import pyarrow.parquet as pq
 
-DAY_FOLDER = re.compile(r"date=(\d{4}-\d{2}-\d{2})$")
+DAY_FOLDER = re.compile(r"date=(\d{4}-\d{2}-\d{2})")
 
 
 def is_remote(url: str) -> bool:
@@ -98,39 +99,70 @@ def list_files(prefix: str, suffix: str = ".parquet") -> list[FileInfo]:
     Hidden and temporary files (leading '.' or '_') are skipped: they are writes in
     progress or tool droppings, not data.
     """
+    return scan_folder(prefix, suffix)[0]
+
+
+def scan_folder(prefix: str, suffix: str = ".parquet") -> tuple[list[FileInfo], list[str]]:
+    """The files of ``list_files``, and the names of every other entry of the folder,
+    which are left out: hidden ones (``.x``, ``_x``, the Hive convention), other
+    suffixes (``x.PARQUET``, ``x.csv``) and sub-folders (``sub/``). One listing."""
     fs = filesystem(prefix)
     path = _fs_path(prefix)
     try:
-        entries = fs.ls(path, detail=True)
+        # refresh: not s3fs's cached listing, which misses other processes' writes
+        entries = fs.ls(path, detail=True, refresh=True)
     except FileNotFoundError:
-        return []
-    files = []
+        return [], []
+    files, ignored = [], []
     for entry in entries:
-        if entry.get("type") not in ("file", None) and entry.get("type") != "FILE":
-            continue
         name = entry["name"].rstrip("/").rsplit("/", 1)[-1]
+        if entry.get("type") not in ("file", None) and entry.get("type") != "FILE":
+            ignored.append(name + "/")
+            continue
         if name.startswith((".", "_")) or not name.endswith(suffix):
+            ignored.append(name)
             continue
         files.append(
             FileInfo(_url(prefix, entry["name"]), int(entry.get("size") or 0), _mtime(entry))
         )
-    return sorted(files, key=lambda f: f.url)
+    return sorted(files, key=lambda f: f.url), sorted(ignored)
+
+
+def list_folders(prefix: str) -> dict[str, str]:
+    """The folders directly under ``prefix``: name -> URL, sorted by name."""
+    fs = filesystem(prefix)
+    try:
+        entries = fs.ls(_fs_path(prefix), detail=True, refresh=True)
+    except FileNotFoundError:
+        return {}
+    folders = {}
+    for entry in entries:
+        if entry.get("type") in ("directory", "DIRECTORY"):
+            path = entry["name"].rstrip("/")
+            folders[path.rsplit("/", 1)[-1]] = _url(prefix, path)
+    return dict(sorted(folders.items()))
+
+
+def day_of_folder(name: str) -> dt.date | None:
+    """The day a ``date=YYYY-MM-DD`` folder name stands for; None for any other name,
+    including a day that does not exist (``date=2022-02-30``)."""
+    match = DAY_FOLDER.fullmatch(name)
+    if not match:
+        return None
+    try:
+        return dt.date.fromisoformat(match.group(1))
+    except ValueError:
+        return None
 
 
 def list_day_folders(archive: str) -> dict[dt.date, str]:
-    """The ``date=YYYY-MM-DD`` folders of a hive-style archive, by day."""
-    fs = filesystem(archive)
-    try:
-        entries = fs.ls(_fs_path(archive), detail=True)
-    except FileNotFoundError:
-        return {}
-    days: dict[dt.date, str] = {}
-    for entry in entries:
-        if entry.get("type") not in ("directory", "DIRECTORY"):
-            continue
-        match = DAY_FOLDER.search(entry["name"].rstrip("/"))
-        if match:
-            days[dt.date.fromisoformat(match.group(1))] = _url(archive, entry["name"].rstrip("/"))
+    """The ``date=YYYY-MM-DD`` folders of a hive-style archive, by day; folders that do
+    not name a real day are left out (callaudit.archive_scan.odd_folders names them)."""
+    days = {}
+    for name, url in list_folders(archive).items():
+        day = day_of_folder(name)
+        if day is not None:
+            days[day] = url
     return dict(sorted(days.items()))
 
 
@@ -139,8 +171,26 @@ def day_folder(base: str, day: dt.date) -> str:
 
 
 def read_bytes(url: str) -> bytes:
-    with filesystem(url).open(_fs_path(url), "rb") as handle:
+    """The whole content of ``url``; FileNotFoundError when it does not exist.
+
+    One GET on an object store, without a prior listing: s3fs answers ``open`` from its
+    cached listing of the folder, which misses a file another process wrote since."""
+    if is_remote(url):
+        return filesystem(url).cat_file(_fs_path(url))
+    with open(_strip_file_scheme(url), "rb") as handle:
         return handle.read()
+
+
+def open_binary(url: str):
+    """A binary file object to read ``url`` piece by piece (for streamed hashing)."""
+    return filesystem(url).open(_fs_path(url), "rb")
+
+
+def remove(url: str) -> None:
+    """Delete a file if it exists (a report's stale PDF, a replaced commit's file); one
+    call, no listing first: s3fs's cached listing may not know the file yet."""
+    with contextlib.suppress(FileNotFoundError):
+        filesystem(url).rm_file(_fs_path(url))
 
 
 def read_text(url: str) -> str:

@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 
+from callaudit.assets.flags import BACKFILL_END_TAG
 from callaudit.assets.resources import AUDIT_RESOURCE_KEY
+from callaudit.assets.run_guard import process_tags
 from callaudit.dates import chunks, days_between
 from callaudit.pipelines.jobs import DAILY_JOB
 from callaudit.pipelines.tags import (
@@ -57,6 +59,7 @@ def run_config_for(settings: Settings, *, progress: bool = False) -> dict:
         "warehouse": settings.warehouse,
         "reports": settings.reports,
         "skip_corrupt_files": settings.skip_corrupt_files,
+        "fail_on_gaps": settings.fail_on_gaps,
         "workers": settings.workers,
         "progress": progress,
     }
@@ -67,20 +70,47 @@ def _quiet_logging() -> dict:
     return {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
+def _failed_checks(result: dg.ExecuteInProcessResult) -> list[str]:
+    """What the blocking checks that failed with ERROR said: the check, the first day,
+    expectation, column and offending value (see CheckReport.summary)."""
+    said = []
+    for evaluation in result.get_asset_check_evaluations():
+        severity = getattr(evaluation.severity, "value", evaluation.severity)
+        if not evaluation.passed and severity == "ERROR":
+            said.append(
+                f"{evaluation.asset_key.to_user_string()}: "
+                f"{evaluation.description or evaluation.check_name}"
+            )
+    return said
+
+
+def _one_line(message: str) -> str:
+    """The reason in a message, on one line: a Dagster ``Failure``'s class path dropped,
+    the first line of a multi-line library error (the others show the expression)."""
+    message = message.strip()
+    for prefix in ("dagster._core.definitions.events.Failure: ", "dagster.Failure: "):
+        message = message.removeprefix(prefix)
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    return lines[0] if lines else ""
+
+
 def _first_error(result: dg.ExecuteInProcessResult) -> str:
+    checks = _failed_checks(result)
+    if checks:
+        return "blocking check failed: " + "; ".join(checks)
     for event in result.all_events:
         if event.is_step_failure or event.event_type_value == "RUN_FAILURE":
             data = event.event_specific_data
             error = getattr(data, "error", None)
             if error is not None:
-                message = error.message.strip()
+                message = error.message
                 cause = error.cause
-                while cause is not None:
-                    message = cause.message.strip() or message
+                while cause is not None:  # the deepest cause is the user's error
+                    message = cause.message or message
                     cause = cause.cause
-                return message.splitlines()[-1] if message else "run failed"
+                return _one_line(message) or "run failed"
             if event.message:
-                return event.message
+                return _one_line(event.message)
     return "run failed"
 
 
@@ -102,7 +132,8 @@ def run_job(
     result = job.execute_in_process(
         run_config=run_config,
         instance=instance,
-        tags=tags or {},
+        # which process executes it: a run left STARTED by a killed process is closed later
+        tags={**(tags or {}), **process_tags()},
         partition_key=partition_key,
         raise_on_error=False,
     )
@@ -135,6 +166,8 @@ def backfill_days(
             PARTITION_RANGE_START_TAG: first,
             PARTITION_RANGE_END_TAG: last,
             KIND_TAG: "backfill",
+            # Flag days after a chunk that depend on it are left to the later chunks.
+            BACKFILL_END_TAG: end.isoformat(),
         }
         run = run_job(defs, job_name, instance, config=config, tags=tags, label=f"{first}..{last}")
         outcome.runs.append(run)

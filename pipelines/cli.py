@@ -82,6 +82,7 @@ def _settings(args: argparse.Namespace, **extra: object) -> Settings:
     """Settings of this command: its flags over the environment over the defaults."""
     flags = {name: getattr(args, name, None) for name in ("archive", "contracts", "warehouse")}
     flags["reports"] = getattr(args, "reports", None)
+    flags["dagster_url"] = getattr(args, "dagster_url", None)
     try:
         return load_settings(**flags, **extra).with_absolute_paths()
     except SettingError as exc:
@@ -103,6 +104,10 @@ def _check_archive(settings: Settings, start: dt.date, end: dt.date) -> list[dt.
             f"archive {settings.archive} does not exist (--archive or CALLAUDIT_ARCHIVE; "
             "`callaudit generate` writes a sample one)"
         )
+    from callaudit.archive_scan import check_folders
+
+    for warning in check_folders(settings.archive, start, end):  # raises for odd ones inside
+        print(f"warning: {warning}", file=sys.stderr)
     present = [d for d in storage.list_day_folders(settings.archive) if start <= d <= end]
     if not present:
         raise CliError(
@@ -113,9 +118,11 @@ def _check_archive(settings: Settings, start: dt.date, end: dt.date) -> list[dt.
 
 
 def _check_contracts(settings: Settings) -> None:
-    from callaudit.contracts import load_contracts
+    from callaudit.contracts import contracts_warnings, load_contracts
 
-    load_contracts(settings.contracts)  # fail fast, naming the file, line and field
+    contracts = load_contracts(settings.contracts)  # fail fast, naming file, line and field
+    for warning in contracts_warnings(contracts, settings.contracts):
+        print(f"warning: {warning}", file=sys.stderr)
 
 
 # --- commands -------------------------------------------------------------------------
@@ -150,10 +157,16 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 def cmd_backfill(args: argparse.Namespace) -> int:
     start, end = _range(args)
-    settings = _settings(args, skip_corrupt_files=args.skip_corrupt_files or None)
+    settings = _settings(
+        args,
+        skip_corrupt_files=args.skip_corrupt_files or None,
+        fail_on_gaps=args.fail_on_gaps or None,
+    )
     chunk_days = args.chunk_days or settings.backfill_chunk_days
     present = _check_archive(settings, start, end)
     _check_contracts(settings)
+    if args.submit:
+        return _submit_backfill(args, settings, start, end, present)
 
     from callaudit.pipelines.backfill import backfill_days, run_config_for
     from callaudit.pipelines.definitions import build_definitions
@@ -161,6 +174,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
     defs = build_definitions(settings)
     instance = get_instance(settings)
+    _guard_range(instance, settings, start, end)
     days = (end - start).days + 1
     print(
         f"backfill {start}..{end}: {days} days ({len(present)} in the archive) "
@@ -195,11 +209,94 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     return 0
 
 
+def _submit_backfill(args, settings: Settings, start, end, present: list) -> int:
+    """Hand the range to the deployment's webserver as one backfill and follow it."""
+    from callaudit import storage
+    from callaudit.pipelines import submit
+    from callaudit.pipelines.backfill import run_config_for
+    from callaudit.pipelines.definitions import build_definitions
+    from callaudit.pipelines.jobs import DAILY_JOB, REPORT_JOB
+    from callaudit.pipelines.tags import KIND_TAG, PARTITION_TAG
+
+    if args.chunk_days:
+        raise CliError(
+            "--chunk-days applies to local runs; with --submit the deployment's "
+            "CALLAUDIT_BACKFILL_RUN_DAYS sets the days per run"
+        )
+    daily = build_definitions(settings).resolve_job_def(DAILY_JOB)
+    assets = sorted(k.to_user_string() for k in daily.asset_layer.executable_asset_keys)
+    years = [] if args.no_report else list(range(start.year, end.year + 1))
+    run_config = run_config_for(settings)
+    params = submit.backfill_params(assets, start, end, run_config)
+    url = settings.dagster_url
+    try:
+        backfill = submit.launch_backfill(url, params)
+    except submit.SubmitError as exc:
+        raise CliError(str(exc)) from None
+    days = (end - start).days + 1
+    print(
+        f"backfill {start}..{end}: {days} days ({len(present)} in the archive) submitted "
+        f"to {url} as backfill {backfill.backfill_id}: {backfill.page}",
+        file=sys.stderr,
+    )
+    started = time.perf_counter()
+
+    def on_run(run) -> None:
+        state = "ok" if run.success else f"{run.status}: {run.error}"
+        took = f" ({run.seconds:.1f}s)" if run.seconds is not None else ""
+        print(f"  run {run.run_id[:8]} {run.label}: {state}{took}", file=sys.stderr)
+
+    try:
+        backfill = submit.follow(backfill, on_run=on_run)
+    except submit.SubmitError as exc:
+        raise CliError(str(exc)) from None
+    if not backfill.success:
+        failed = [r for r in backfill.runs if not r.success]
+        reason = f"run {failed[0].label} {failed[0].error}" if failed else backfill.error
+        raise CliError(
+            f"backfill {backfill.backfill_id} ended {backfill.status}: {reason or 'see the UI'} "
+            f"({backfill.page})"
+        )
+    for year in years:
+        tags = {PARTITION_TAG: str(year), KIND_TAG: "report"}
+        try:
+            run_id = submit.launch_job_run(url, REPORT_JOB, run_config, tags)
+            report = submit.follow_run(url, run_id)
+        except submit.SubmitError as exc:
+            raise CliError(str(exc)) from None
+        on_run(report)
+        if not report.success:
+            raise CliError(f"report {year} failed: {report.error}")
+    _print_backfill_summary(settings.warehouse, start, end, started, [])
+    for year in years:
+        print(f"report: {storage.join(settings.reports, str(year), 'report.html')}")
+    return 0
+
+
+def _guard_range(instance, settings: Settings, start, end) -> None:
+    """Close runs a killed process left STARTED; refuse a range another run is writing."""
+    from callaudit.assets.run_guard import close_abandoned_runs, overlapping_runs
+    from callaudit.dates import days_between
+
+    for closed in close_abandoned_runs(instance):
+        print(f"warning: {closed}", file=sys.stderr)
+    others = overlapping_runs(instance, days_between(start, end), settings.warehouse)
+    if others:
+        raise CliError(
+            f"another run is writing days of {start}..{end} into {settings.warehouse}: "
+            f"{'; '.join(others)}; wait for it to finish or cancel it, then run again"
+        )
+
+
 def _print_backfill_summary(warehouse: str, start, end, started: float, reports: list) -> None:
     import polars as pl
 
     from callaudit import warehouse as wh
+    from callaudit.dates import days_between
     from callaudit.schema import ANOMALY_FLAGS, INGEST_DAILY
+    from callaudit.validation.outcome import WARNING
+    from callaudit.validation.results import failed_days
+    from callaudit.validation.table_checks import NO_DATA_GAPS
 
     ingest = wh.read_range(warehouse, INGEST_DAILY, start, end)
     seconds = time.perf_counter() - started
@@ -213,41 +310,123 @@ def _print_backfill_summary(warehouse: str, start, end, started: float, reports:
         f"{totals['quarantined']:,} quarantined, {totals['skipped_files']} files skipped "
         f"in {seconds:.1f}s ({rate:,.0f} rows/s)"
     )
+    gaps = wh.data_gaps(warehouse, days_between(start, end))
+    if gaps:
+        listed = "; ".join(f"{d} ({why})" for d, why in sorted(gaps.items())[:10])
+        more = f"; and {len(gaps) - 10} more" if len(gaps) > 10 else ""
+        print(
+            f"warning: data gaps: {len(gaps)} day(s) had no raw data, figures over them are "
+            f"a lower bound: {listed}{more}",
+            file=sys.stderr,
+        )
+    warned = {
+        day: [label for label in labels if not label.startswith(NO_DATA_GAPS)]
+        for day, labels in failed_days(warehouse, days_between(start, end), WARNING).items()
+    }
+    warned = {day: labels for day, labels in warned.items() if labels}
+    if warned:
+        listed = "; ".join(f"{d}: {', '.join(labels)}" for d, labels in sorted(warned.items())[:5])
+        more = f"; and {len(warned) - 5} more" if len(warned) > 5 else ""
+        print(
+            f"warning: plausibility checks warned on {len(warned)} day(s) (not blocking, "
+            f"shown in the report): {listed}{more}",
+            file=sys.stderr,
+        )
     flags = wh.read_range(warehouse, ANOMALY_FLAGS, start, end)
     if flags.height:
         by_kind = flags.group_by("flag").len().sort("len", descending=True)
         listed = ", ".join(f"{f} {n}" for f, n in by_kind.iter_rows())
-        print(f"flags: {flags.height} ({listed})")
-    for path, headline in reports:
-        print(f"report: {path}")
-        if headline:
-            print(f"  {headline}")
+        flag_days = flags.select("date", "partner_id", "flag").unique().height
+        print(
+            f"flags: {flags.height} ({listed}) on {flag_days:,} flag days "
+            "(a volume flag has a row per metric, calls and items)"
+        )
+    for built in reports:
+        _print_report(built, indent="  ", label="report: ")
+
+
+def _report_period(args: argparse.Namespace):
+    """The period of `report` and `verify`: --year, or --start and --end together."""
+    from callaudit.report.figures import Period
+
+    if args.year is not None:
+        if args.start or args.end:
+            raise CliError("give --year or --start/--end, not both")
+        return Period.of_year(args.year)
+    if not (args.start and args.end):
+        raise CliError("give --year YYYY, or --start DAY and --end DAY")
+    if args.end < args.start:
+        raise CliError(f"--end {args.end} is before --start {args.start}")
+    return Period.between(args.start, args.end)
+
+
+def _print_report(built, *, indent: str = "", label: str = "") -> None:
+    print(f"{label}{built.path}")
+    if built.headline:
+        print(f"{indent}{built.headline}")
+    if built.pdf_note:
+        print(f"{indent}{built.pdf_note}")
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    period = _report_period(args)
+    settings = _settings(args, fail_on_gaps=args.fail_on_gaps or None)
     _check_contracts(settings)
+    from callaudit.reviews import load_reviews_for
+
+    load_reviews_for(settings)  # fail fast, naming the file, line and field
     from callaudit.report.figures import NoDataError, coverage, no_data_message
 
-    if coverage(settings.warehouse, args.year) is None:
-        raise NoDataError(no_data_message(settings.warehouse, args.year))
+    if coverage(settings.warehouse, period) is None:
+        raise NoDataError(no_data_message(settings.warehouse, period))
 
     from callaudit.pipelines.definitions import build_definitions
     from callaudit.pipelines.instance import get_instance
-    from callaudit.pipelines.reporting import build_reports
+    from callaudit.pipelines.reporting import build_period_report, build_reports
 
     defs = build_definitions(settings)
-    for path, headline in build_reports(defs, get_instance(settings), settings, [args.year]):
-        print(path)
-        if headline:
-            print(headline)
+    instance = get_instance(settings)
+    if period.year is not None:
+        built = build_reports(defs, instance, settings, [period.year])[0]
+    else:
+        built = build_period_report(defs, instance, settings, period.start, period.end)
+    _print_report(built)
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    period = _report_period(args)
+    settings = _settings(args)
+    from callaudit.report.verify import verify_report
+
+    result = verify_report(settings, period, archive=args.archive, warehouse=args.warehouse)
+    for line in result.checked:
+        print(f"ok: {line}")
+    for line in result.differences:
+        print(f"CHANGED: {line}")
+    if not result.ok:
+        more = len(result.differences) - 1
+        raise CliError(
+            f"report {period.title} no longer matches its inputs: {result.differences[0]}"
+            + (f" (and {more} more difference{'s' if more > 1 else ''} above)" if more else "")
+        )
+    print(
+        f"report {period.title} verified: {result.files:,} raw files "
+        f"({result.bytes / 1e6:,.1f} MB) hashed, inputs and totals match, in "
+        f"{result.seconds:.1f}s"
+    )
     return 0
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from callaudit import storage
     from callaudit import warehouse as wh
-    from callaudit.flags.evaluate import evaluate, format_evaluation, read_truth
+    from callaudit.flags.evaluate import (
+        evaluate,
+        evaluation_title,
+        format_evaluation,
+        read_truth,
+    )
     from callaudit.schema import ANOMALY_FLAGS
 
     settings = _settings(args)
@@ -264,6 +443,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if end < start:
         raise CliError(f"--end {end} is before --start {start}")
     flags = wh.read_range(settings.warehouse, ANOMALY_FLAGS, start, end)
+    print(evaluation_title(flags, truth_path, start, end))
     print(format_evaluation(evaluate(flags, truth, start=start, end=end)))
     return 0
 
@@ -307,6 +487,20 @@ def _quiet_library_warnings() -> None:
 
 
 DAY_HELP = "a UTC day, YYYY-MM-DD"
+FAIL_ON_GAPS_HELP = (
+    "a day with no raw data fails the run (or the report) instead of being reported as "
+    "a data gap (env CALLAUDIT_FAIL_ON_GAPS)"
+)
+
+
+def _add_period(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--year", type=_year, help="a calendar year, YYYY")
+    parser.add_argument(
+        "--start", type=_day, metavar="DAY", help=f"first day of another period, {DAY_HELP}"
+    )
+    parser.add_argument(
+        "--end", type=_day, metavar="DAY", help=f"last day of that period (inclusive), {DAY_HELP}"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -368,18 +562,62 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="skip unreadable raw files and report them as data gaps instead of failing the day",
     )
+    back.add_argument("--fail-on-gaps", action="store_true", help=FAIL_ON_GAPS_HELP)
     back.add_argument("--no-report", action="store_true", help="do not build the yearly reports")
+    back.add_argument(
+        "--submit",
+        action="store_true",
+        help=(
+            "hand the range to a Dagster deployment as one backfill, run by its daemon, "
+            "run queue and workers, instead of running it here"
+        ),
+    )
+    back.add_argument(
+        "--dagster-url",
+        metavar="URL",
+        help="the deployment's webserver for --submit (env CALLAUDIT_DAGSTER_URL, "
+        "default http://127.0.0.1:3000)",
+    )
     back.add_argument("--quiet", action="store_true", help="no progress bar")
     back.set_defaults(func=cmd_backfill)
 
     rep = sub.add_parser(
         "report",
-        help="rebuild one yearly report from the warehouse",
-        description="Rebuild <reports>/<year>/ from the warehouse; prints its path and headline.",
+        help="rebuild the report of a year or of any period from the warehouse",
+        description=(
+            "Rebuild <reports>/<year>/ (--year) or <reports>/<start>_<end>/ (--start/--end) "
+            "from the warehouse through Dagster; prints its path and headline. Refuses, "
+            "naming the days, a period with a day that failed validation or has missing or "
+            "stale flags."
+        ),
     )
-    rep.add_argument("--year", type=_year, required=True, help="the year, YYYY")
-    _add_locations(rep, "contracts", "warehouse", "reports")
+    _add_period(rep)
+    _add_locations(rep, "archive", "contracts", "warehouse", "reports")
+    rep.add_argument("--fail-on-gaps", action="store_true", help=FAIL_ON_GAPS_HELP)
     rep.set_defaults(func=cmd_report)
+
+    ver = sub.add_parser(
+        "verify",
+        help="check a written report still matches its inputs and totals",
+        description=(
+            "Recompute the SHA-256 of contracts.yaml, of the flag reviews and of every raw "
+            "file of the report's days, and its totals from the warehouse; exit 0 when all "
+            "match, 1 naming the day and file (or input, or figure) that changed."
+        ),
+    )
+    _add_period(ver)
+    ver.add_argument(
+        "--archive",
+        metavar="URL",
+        help="where the archive is now (default: the one the report names)",
+    )
+    ver.add_argument(
+        "--warehouse",
+        metavar="URL",
+        help="where the warehouse is now (default: the one the report names)",
+    )
+    _add_locations(ver, "reports")
+    ver.set_defaults(func=cmd_verify)
 
     ev = sub.add_parser(
         "evaluate",

@@ -11,12 +11,13 @@ import dagster as dg
 from callaudit.assets.checks import anomaly_flags_checks, daily_table_checks, report_summary_checks
 from callaudit.assets.flags import build_anomaly_flags
 from callaudit.assets.partitions import build_partitions
-from callaudit.assets.raw import build_raw_call_logs, partner_contracts
+from callaudit.assets.raw import build_raw_call_logs, flag_reviews, partner_contracts
 from callaudit.assets.resources import AUDIT_RESOURCE_KEY, AuditResource
 from callaudit.assets.warehouse_tables import build_daily_tables
 from callaudit.assets.yearly_report import YEARLY_REPORT, build_yearly_report
 from callaudit.flags.settings import load_detection_settings
 from callaudit.pipelines.jobs import build_daily_job, build_report_job
+from callaudit.pipelines.period_report import build_period_report_job
 from callaudit.pipelines.schedules import build_nightly_schedule
 from callaudit.pipelines.sensors import build_late_data_sensor, build_report_sensor
 from callaudit.settings import Settings, load_settings
@@ -35,6 +36,7 @@ def build_assets(settings: Settings) -> list[dg.AssetsDefinition | dg.AssetSpec]
     return [
         build_raw_call_logs(partitions.daily),
         partner_contracts,
+        flag_reviews,
         build_daily_tables(partitions),
         build_anomaly_flags(partitions, detection),
         build_yearly_report(partitions.yearly),
@@ -54,7 +56,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             anomaly_flags_checks,
             report_summary_checks(YEARLY_REPORT),
         ],
-        jobs=[daily_job, report_job],
+        jobs=[daily_job, report_job, build_period_report_job()],
         schedules=[build_nightly_schedule(settings, daily_job)],
         sensors=[
             build_late_data_sensor(settings, daily_job),

@@ -31,9 +31,7 @@ def default_schedule_status(settings: Settings) -> dg.DefaultScheduleStatus:
     return dg.DefaultScheduleStatus.STOPPED
 
 
-def build_nightly_schedule(
-    settings: Settings, daily_job: AssetJob
-) -> dg.ScheduleDefinition:
+def build_nightly_schedule(settings: Settings, daily_job: AssetJob) -> dg.ScheduleDefinition:
     first, last = settings.first_day, settings.last_day
 
     @dg.schedule(

@@ -24,6 +24,7 @@ from callaudit import storage
 from callaudit.archive_scan import NO_FILES, DayFiles, changed_days, content_hash, scan_days
 from callaudit.assets.raw import PARTNER_CONTRACTS, RAW_CALL_LOGS
 from callaudit.assets.resources import AuditResource
+from callaudit.assets.run_guard import overlapping_runs
 from callaudit.pipelines.jobs import AssetJob
 from callaudit.pipelines.tags import (
     BACKFILL_ID_TAG,
@@ -89,9 +90,7 @@ def _observe_contracts(version: str) -> dg.AssetObservation:
     return dg.AssetObservation(asset_key=PARTNER_CONTRACTS, tags={DATA_VERSION_TAG: version})
 
 
-def build_late_data_sensor(
-    settings: Settings, daily_job: AssetJob
-) -> dg.SensorDefinition:
+def build_late_data_sensor(settings: Settings, daily_job: AssetJob) -> dg.SensorDefinition:
     @dg.sensor(
         name="late_data_sensor",
         job=daily_job,
@@ -119,9 +118,7 @@ def scan_for_late_data(
     which days are partitions (the settings the definitions were built with)."""
     now = dt.datetime.now(dt.UTC)
     scanned = partition_days(scan_days(locations.archive), now, graph)
-    contracts = (
-        content_hash(locations.contracts) if storage.exists(locations.contracts) else None
-    )
+    contracts = content_hash(locations.contracts) if storage.exists(locations.contracts) else None
     current = ArchiveCursor({d: seen.fingerprint for d, seen in scanned.items()}, contracts)
     processed = context.instance.get_materialized_partitions(PROCESSED)
 
@@ -143,6 +140,21 @@ def scan_for_late_data(
     if contracts and contracts != previous.contracts:
         events.append(_observe_contracts(contracts))
     late = [d for d in changed if d.isoformat() in processed]
+    # A day another run is writing now is left for a later tick (its fingerprint is not
+    # taken into the cursor): a run started alongside would be refused by the day's
+    # writer guard, and its run key would not be requested again.
+    busy = [d for d in late if overlapping_runs(context.instance, [d], locations.warehouse)]
+    for day in busy:
+        if day in previous.days:
+            current.days[day] = previous.days[day]
+        else:
+            current.days.pop(day, None)
+    if busy:
+        context.log.info(
+            f"late files in {', '.join(d.isoformat() for d in busy)}, which a run in progress "
+            "is writing: re-run on a later tick"
+        )
+    late = [d for d in late if d not in busy]
     requests = [
         dg.RunRequest(
             run_key=f"late-{d.isoformat()}-{current.days.get(d, NO_FILES)}",

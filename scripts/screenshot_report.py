@@ -5,7 +5,7 @@
         [--width 1100] [--pdf /tmp/report.pdf]
 
 Any part of a long page can be captured: from the top, from a pixel offset, or from an
-element id (partners are ``p-<partner_id>``; also ``headlines``, ``platform``,
+element id (partners are ``p-<partner_id>``; also ``findings``, ``platform``, ``reviews``,
 ``quality``). It also prints the page height and every request the page made (a report
 must make none besides loading itself). Needs Chromium (Debian: apt-get install chromium).
 """

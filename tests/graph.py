@@ -28,4 +28,3 @@ def assets_def(name: str) -> dg.AssetsDefinition | dg.AssetSpec:
         if key in keys:
             return asset
     raise KeyError(name)
-

@@ -59,5 +59,6 @@ def write_raw(
     folder = archive / f"date={day.isoformat()}"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)  # a name may hold a sub-folder
     pq.write_table(pa.table(columns), path)
     return path

@@ -1,6 +1,7 @@
 """All flags of a range of days: exact rule flags plus statistical volume flags."""
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import polars as pl
@@ -36,16 +37,22 @@ def detect_flags(
     network_daily: pl.DataFrame,
     contracts: Contracts,
     settings: DetectorSettings | None = None,
+    *,
+    dismissed: Collection[tuple[str, dt.date, str]] = (),
 ) -> FlagResult:
     """Flags for every day in [start, end].
 
     ``partner_daily`` must include the ``history_days_needed(settings)`` days before
     ``start`` (fewer only at the start of the data); ``usage_daily`` and
     ``network_daily`` need only [start, end]. All three carry a ``date`` column.
+    ``dismissed``: (partner_id, day, flag) of volume flags an analyst dismissed
+    (callaudit.reviews); the detector takes those days as normal.
     """
     settings = settings or DetectorSettings()
     rules = rule_flags(partner_daily, usage_daily, network_daily, contracts, start=start, end=end)
-    volume = volume_flags(partner_daily, settings, start=start, end=end, contracts=contracts)
+    volume = volume_flags(
+        partner_daily, settings, start=start, end=end, contracts=contracts, dismissed=dismissed
+    )
     # A volume flag names the agreement in force that day, like the rule flags do.
     volume_rows = with_agreement(volume.flags.drop("agreement_id"), contracts).select(
         list(FLAG_COLUMNS)

@@ -133,3 +133,27 @@ def format_evaluation(evaluation: Evaluation, *, max_days: int = 10) -> str:
             more = f" and {len(days) - max_days} more" if len(days) > max_days else ""
             lines.append(f"{k.flag} {label} ({len(days)}): {shown}{more}")
     return "\n".join(lines)
+
+
+def evaluation_title(flags: pl.DataFrame, truth_path: str, start: dt.date, end: dt.date) -> str:
+    """What the table below it counts, and why its counts differ from the flag rows a
+    backfill prints: a flag day is (date, partner, flag); a volume flag has one row per
+    metric, so a spike seen on both calls and items is two rows and one flag day."""
+    rows = flags.group_by("flag").len().rename({"len": "rows"})
+    days = flags.select(DATE_COLUMN, "partner_id", "flag").unique().group_by("flag").len()
+    differ = [
+        f"{flag} {n_rows} rows = {n_days} flag day{'' if n_days == 1 else 's'}"
+        for flag, n_rows, n_days in rows.join(days, on="flag").sort("flag").iter_rows()
+        if n_rows != n_days
+    ]
+    lines = [
+        f"Flags found against the planted truth ({truth_path}), {start} to {end}",
+        "Counted in flag days (a day, a partner, a flag kind), as the truth plants them: "
+        "tp found and planted, fp found only, fn planted only.",
+    ]
+    if differ:
+        lines.append(
+            "A volume flag has a row per metric (calls, items), so flag rows can outnumber "
+            "flag days: " + ", ".join(differ) + "."
+        )
+    return "\n".join(lines) + "\n"

@@ -16,6 +16,7 @@ import polars as pl
 from callaudit.contracts import Agreement, Contracts
 from callaudit.flags.text import iso_day, thousands
 from callaudit.schema import ANOMALY_FLAGS, DATE_COLUMN
+from callaudit.units import DEFAULT_ITEM_UNIT, item_unit
 
 #: Output columns of every flag frame: the date, then anomaly_flags' columns.
 FLAG_COLUMNS: dict[str, pl.DataType] = {DATE_COLUMN: pl.Date(), **ANOMALY_FLAGS.schema}
@@ -230,7 +231,7 @@ def rate_limit_flags(daily: pl.DataFrame) -> pl.DataFrame:
     return _finish(rows, "rate_limit", "peak_calls_per_minute")
 
 
-def monthly_item_limit_flags(daily: pl.DataFrame) -> pl.DataFrame:
+def monthly_item_limit_flags(daily: pl.DataFrame, unit: str = DEFAULT_ITEM_UNIT) -> pl.DataFrame:
     """Month-to-date items above items_per_month: the day it is crossed and every later
     day of that month with calls.
 
@@ -260,7 +261,7 @@ def monthly_item_limit_flags(daily: pl.DataFrame) -> pl.DataFrame:
             pl.col("partner_name")
             + pl.lit(" had retrieved ")
             + thousands(pl.col("month_to_date"))
-            + pl.lit(" items in ")
+            + pl.lit(f" {unit} in ")
             + pl.col(DATE_COLUMN).dt.strftime("%B %Y")
             + pl.lit(" by ")
             + iso_day(pl.col(DATE_COLUMN))
@@ -449,7 +450,7 @@ def rule_flags(
         no_agreement_flags(daily, contracts),
         daily_call_limit_flags(daily),
         rate_limit_flags(daily),
-        monthly_item_limit_flags(daily),
+        monthly_item_limit_flags(daily, item_unit(contracts)),
         unauthorized_app_flags(_days(usage_daily, start, end), contracts),
         unauthorized_endpoint_flags(_days(usage_daily, start, end), contracts),
         restricted_network_flags(_days(network_daily, start, end), contracts),

@@ -19,6 +19,14 @@ For each partner and metric (calls, items) the days are scored in date order:
    days with usage count as history, so a partner that calls on a few scattered days
    (or has stopped) is never scored against a baseline of zeros.
 
+Reviewed days: an analyst may dismiss a volume flag (callaudit.reviews): the day was
+normal after all (a planned migration, an agreed launch). A dismissed day is still
+scored and its flag still raised, so the review stays attached to it, but from then on
+it counts as a normal day: it is usable in later baselines and it breaks a run of
+consecutive flags instead of extending it. (Every other flagged day, confirmed or not
+yet reviewed, stays out of the baseline.) So dismissing a spike can change the flags of
+the weeks after it, which is why a flags run records the dismissals it applied.
+
 Level shifts: a partner whose usage moves to a new level for good would otherwise be
 flagged forever, since its flagged days never enter the baseline. After
 ``level_shift_days`` consecutive flagged days in the same direction the new level is
@@ -32,6 +40,7 @@ flags need ``history_days_needed`` days of partner_daily before it.
 
 import datetime as dt
 import math
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,6 +50,7 @@ from callaudit.contracts import Contracts
 from callaudit.flags.rules import FLAG_COLUMNS
 from callaudit.flags.settings import DetectorSettings, VolumeThresholds
 from callaudit.schema import DATE_COLUMN
+from callaudit.units import DEFAULT_ITEM_UNIT, item_unit
 
 #: Columns of the notes frame (days that were not scored and why).
 NOTE_COLUMNS: dict[str, pl.DataType] = {
@@ -126,8 +136,10 @@ def _series_flags(
     params: VolumeThresholds,
     start: dt.date,
     end: dt.date,
+    normal: Collection[tuple[dt.date, str]] = (),
 ) -> tuple[list[dict], list[dict]]:
-    """Flags and notes for one partner's metric; ``days`` sorted, one value each."""
+    """Flags and notes for one partner's metric; ``days`` sorted, one value each.
+    ``normal``: (day, flag) an analyst dismissed: raised, then treated as a normal day."""
     y = np.log1p(np.maximum(values.astype(float), 0.0))
     weekday = np.array([d.weekday() for d in days], dtype=int)
     ordinal = np.array([d.toordinal() for d in days], dtype=int)
@@ -171,11 +183,12 @@ def _series_flags(
             usable[t] = True
             streak, streak_sign = [], 0
             continue
+        name = "volume_spike" if sign > 0 else "volume_drop"
         if reported:
             flags.append(
                 {
                     DATE_COLUMN: day,
-                    "flag": "volume_spike" if sign > 0 else "volume_drop",
+                    "flag": name,
                     "observed": observed,
                     "expected": score.expected,
                     "threshold": score.threshold_up if sign > 0 else score.threshold_down,
@@ -185,6 +198,10 @@ def _series_flags(
                     else "warning",
                 }
             )
+        if (day, name) in normal:
+            usable[t] = True
+            streak, streak_sign = [], 0
+            continue
         streak = [*streak, t] if sign == streak_sign else [t]
         streak_sign = sign
         if len(streak) >= params.level_shift_days:
@@ -209,10 +226,12 @@ def _complete_series(
     )
 
 
-def _describe(name: str, metric: str, flag: dict) -> str:
+def _describe(name: str, metric: str, flag: dict, unit: str = DEFAULT_ITEM_UNIT) -> str:
     day: dt.date = flag[DATE_COLUMN]
     observed, expected = flag["observed"], flag["expected"]
-    verb = {"calls": "made {} calls", "items": "retrieved {} items"}.get(metric, "had {} " + metric)
+    verb = {"calls": "made {} calls", "items": "retrieved {} " + unit}.get(
+        metric, "had {} " + metric
+    )
     ratio = observed / expected if expected > 0 else math.inf
     ratio_text = f"{ratio:.1f}x" if ratio >= 0.1 else f"{ratio:.2f}x"
     kind = "spike" if flag["flag"] == "volume_spike" else "drop"
@@ -230,10 +249,15 @@ def volume_flags(
     start: dt.date,
     end: dt.date,
     contracts: Contracts | None = None,
+    dismissed: Collection[tuple[str, dt.date, str]] = (),
 ) -> VolumeResult:
     """volume_spike / volume_drop flags for days in [start, end], and the notes of
     days that could not be scored. ``partner_daily`` holds earlier days as history
-    (``history_days_needed``) and has a ``date`` column."""
+    (``history_days_needed``) and has a ``date`` column. ``dismissed``: (partner_id,
+    day, flag) of volume flags an analyst dismissed; those days count as normal."""
+    normal: dict[str, set[tuple[dt.date, str]]] = {}
+    for partner_id, day, flag in dismissed:
+        normal.setdefault(partner_id, set()).add((day, flag))
     flag_rows: list[dict] = []
     note_rows: list[dict] = []
     data_days = partner_daily[DATE_COLUMN].unique().sort()
@@ -245,10 +269,13 @@ def volume_flags(
             continue
         series = _complete_series(rows, data_days, params)
         name = contracts.display_name(partner_id) if contracts else partner_id
+        unit = item_unit(contracts)
         days = series[DATE_COLUMN].to_list()
         for metric in params.metrics:
             values = series[metric].cast(pl.Float64).to_numpy()
-            flags, notes = _series_flags(days, values, params, start, end)
+            flags, notes = _series_flags(
+                days, values, params, start, end, normal.get(partner_id, ())
+            )
             for flag in flags:
                 flag_rows.append(
                     {
@@ -256,7 +283,7 @@ def volume_flags(
                         "partner_id": partner_id,
                         "metric": metric,
                         "agreement_id": None,
-                        "detail": _describe(name, metric, flag),
+                        "detail": _describe(name, metric, flag, unit),
                     }
                 )
             note_rows.extend({**note, "partner_id": partner_id, "metric": metric} for note in notes)

@@ -59,6 +59,7 @@ def html_to_pdf(html_path: Path, pdf_path: Path) -> None:
         [
             f"--print-to-pdf={pdf_path}",
             "--no-pdf-header-footer",
+            "--generate-pdf-document-outline",
             "--run-all-compositor-stages-before-draw",
             html_path.resolve().as_uri(),
         ]

@@ -77,6 +77,12 @@ class Fees:
     def overage_items(self) -> float:
         return sum(m.overage_items for m in self.months)
 
+    @property
+    def billed_months(self) -> tuple[MonthFees, ...]:
+        """Months with something to bill: an agreement in force or usage without one
+        (a month before a partner's first agreement with no calls is not a line)."""
+        return tuple(m for m in self.months if m.days_in_force or m.days_without_agreement)
+
     def as_dict(self) -> dict:
         """The summary.json form: yearly figures, then the months."""
         return {
@@ -90,8 +96,14 @@ class Fees:
             "list_price": self.list_price,
             "total": self.total,
             "months": [
-                {**asdict(m), "agreements": list(m.agreements), "total": m.total}
-                for m in self.months
+                {
+                    **asdict(m),
+                    "agreements": list(m.agreements),
+                    "included_items": round(m.included_items),
+                    "overage_items": round(m.overage_items),
+                    "total": m.total,
+                }
+                for m in self.billed_months
             ],
         }
 

@@ -1,5 +1,7 @@
-"""Everything a yearly report says, gathered from the warehouse and the agreements.
+"""Everything a report says, gathered from the warehouse, the agreements and the reviews.
 
+A report covers a period: a calendar year (the yearly asset, ``<reports>/<year>/``) or
+any range of days (``callaudit report --start/--end``, ``<reports>/<start>_<end>/``).
 The result is plain data (dataclasses, small Polars frames) that the renderers only
 format: every figure is computed once, here, so the HTML, the markdown, summary.json
 and the CSV files cannot disagree.
@@ -7,43 +9,78 @@ and the CSV files cannot disagree.
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from callaudit import warehouse
 from callaudit.contracts import Contracts
+from callaudit.dates import days_between
 from callaudit.report.fees import Fees, partner_fees
+from callaudit.report.findings import Finding, partner_findings
+from callaudit.reviews import CONFIRMED, DISMISSED, REVIEW_COLUMNS, Reviews, reviews_frame
 from callaudit.schema import DATE_COLUMN, INGEST_DAILY, QUARANTINE_REASONS, SEVERITIES
+from callaudit.units import item_unit, singular
+
+if TYPE_CHECKING:
+    from callaudit.provenance import Provenance
+    from callaudit.validation.results import RangeValidation
 
 
 class NoDataError(ValueError):
-    """The warehouse holds no day of the requested year: there is nothing to report."""
+    """The warehouse holds no day of the requested period: there is nothing to report."""
 
 
 @dataclass(frozen=True)
-class ValidationOutcome:
-    """One data-validation check as the report shows it (from the GX asset checks)."""
+class Period:
+    """What a report was asked to cover: a calendar year, or any range of days."""
 
-    check: str
-    asset: str
-    passed: bool
-    severity: str = "ERROR"
-    description: str = ""
+    start: dt.date
+    end: dt.date
+    year: int | None = None  # set for a calendar-year report
+
+    @classmethod
+    def of_year(cls, year: int) -> "Period":
+        return cls(dt.date(year, 1, 1), dt.date(year, 12, 31), year)
+
+    @classmethod
+    def between(cls, start: dt.date, end: dt.date) -> "Period":
+        if end < start:
+            raise ValueError(f"end {end} is before start {start}")
+        return cls(start, end)
+
+    @property
+    def folder(self) -> str:
+        """The report's folder under ``<reports>/``: ``2022`` or ``2022-04-01_2022-06-30``."""
+        if self.year is not None:
+            return str(self.year)
+        return f"{self.start.isoformat()}_{self.end.isoformat()}"
+
+    @property
+    def title(self) -> str:
+        if self.year is not None:
+            return str(self.year)
+        return f"{self.start.isoformat()} to {self.end.isoformat()}"
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
 
 
 @dataclass
 class FlagKind:
-    """All flags of one kind raised for a partner in the year."""
+    """The standing (not dismissed) flags of one kind raised for a partner."""
 
     flag: str
     severity: str  # the worst one raised
     days: list[dt.date]
     flags: int
     example: str  # the detail line of the highest-scored flag
+    confirmed_days: int = 0  # days whose flag of this kind an analyst confirmed
 
 
 @dataclass
-class PartnerYear:
+class PartnerReport:
     partner_id: str
     name: str
     contracted: bool
@@ -55,20 +92,56 @@ class PartnerYear:
     active_days: int
     by_app: pl.DataFrame  # app_id, calls, items, bytes, days, unauthorised_calls
     by_endpoint: pl.DataFrame  # endpoint, calls, items, bytes, days, unauthorised_calls
-    daily: pl.DataFrame  # date, calls, items, flagged
-    monthly: pl.DataFrame  # month (YYYY-MM), calls, items, bytes, active_days
-    flag_kinds: list[FlagKind]
-    flags: pl.DataFrame  # date, flag, severity, metric, observed, threshold, detail
+    #: Calls on days an agreement was in force that it did not authorise (the evidence
+    #: of unauthorized_app / unauthorized_endpoint): name, calls, items, days, first, last.
+    unauthorised_apps: pl.DataFrame
+    unauthorised_endpoints: pl.DataFrame
+    daily: pl.DataFrame  # every covered day: date, calls, items, flagged (zeros included)
+    monthly: pl.DataFrame  # every covered month: month (YYYY-MM), calls, items, bytes, active_days
+    flag_kinds: list[FlagKind]  # standing flags by kind, worst first
+    #: Every flag with its review, unreviewed critical first: date, flag, severity,
+    #: metric, observed, threshold, expected, score, agreement_id, detail, review,
+    #: review_note, reviewer, reviewed_at.
+    flags: pl.DataFrame
     networks: pl.DataFrame  # network_label, app_id, allowed, first, last, days, calls, items
-    network_days: pl.DataFrame  # date, network_label, allowed, calls
+    network_days: pl.DataFrame  # date, network_label, allowed, calls, items
     fees: Fees
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def standing(self) -> pl.DataFrame:
+        """Flags that stand: not dismissed on review."""
+        return self.flags.filter(pl.col("review").fill_null("") != DISMISSED)
+
+    @property
+    def dismissed(self) -> pl.DataFrame:
+        return self.flags.filter(pl.col("review") == DISMISSED)
 
     @property
     def flagged_days(self) -> int:
-        return self.flags[DATE_COLUMN].n_unique() if self.flags.height else 0
+        standing = self.standing
+        return standing[DATE_COLUMN].n_unique() if standing.height else 0
 
     def flag_days(self) -> dict[str, int]:
         return {k.flag: len(k.days) for k in self.flag_kinds}
+
+    def dismissed_days(self) -> dict[str, int]:
+        d = self.dismissed
+        return {f: n for f, n in d.group_by("flag").agg(pl.col(DATE_COLUMN).n_unique()).rows()}
+
+    def review_counts(self) -> dict[str, int]:
+        """Flags by review: confirmed, dismissed, unreviewed."""
+        states = self.flags["review"].fill_null("unreviewed").to_list()
+        return {s: states.count(s) for s in (CONFIRMED, DISMISSED, "unreviewed")}
+
+    @property
+    def has_findings(self) -> bool:
+        return bool(self.findings)
+
+    @property
+    def worst_severity(self) -> str | None:
+        rank = {s: i for i, s in enumerate(SEVERITIES)}
+        return max((f.severity for f in self.findings), key=rank.get, default=None)
 
 
 @dataclass
@@ -83,27 +156,63 @@ class DataQuality:
     quarantined_by_reason: dict[str, int]
     skipped_files: list[str]  # unreadable raw files skipped: data gaps
     flag_days: int  # covered days that have an anomaly_flags partition
-    validation: list[ValidationOutcome] | None  # None: no check results recorded
+    #: why each missing day has no data: the gap's reason, or "not processed"
+    gap_reasons: dict[dt.date, str] = field(default_factory=dict)
+    #: re-delivered request ids whose content differed (the first delivery was kept)
+    conflicting_duplicates: int = 0
+    #: entries of day folders left out (hidden, another suffix, sub-folders), "day: name"
+    ignored_files: list[str] = field(default_factory=list)
 
 
 @dataclass
-class YearReport:
-    year: int
-    start: dt.date  # first covered day
+class Report:
+    period: Period
+    start: dt.date  # first covered day (first day with data in the period)
     end: dt.date  # last covered day
     currency: str
-    partners: list[PartnerYear]
-    monthly: pl.DataFrame  # platform: month, calls, items, bytes
+    unit: str  # what the API returns, plural ("items", "tweets")
+    partners: list[PartnerReport]
+    monthly: pl.DataFrame  # platform, every covered month: month, calls, items, bytes
     data_quality: DataQuality
+    #: Reviews that match no flag of the period (a typo, or a flag no longer raised).
+    orphan_reviews: pl.DataFrame
+    validation: "RangeValidation | None" = None
+    provenance: "Provenance | None" = None
     generated_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
 
     @property
+    def year(self) -> int | None:
+        return self.period.year
+
+    @property
     def partial(self) -> bool:
-        return (self.start, self.end) != (dt.date(self.year, 1, 1), dt.date(self.year, 12, 31))
+        return (self.start, self.end) != (self.period.start, self.period.end)
 
     @property
     def days(self) -> int:
         return (self.end - self.start).days + 1
+
+    @property
+    def unit_one(self) -> str:
+        return singular(self.unit)
+
+    @property
+    def with_findings(self) -> list[PartnerReport]:
+        """Partners with findings, worst first: severity, then critical days, then calls."""
+        rank = {s: i for i, s in enumerate(SEVERITIES)}
+        return sorted(
+            (p for p in self.partners if p.has_findings),
+            key=lambda p: (
+                -rank.get(p.worst_severity or "info", 0),
+                -sum(len(f.days) for f in p.findings if f.severity == "critical"),
+                -p.calls,
+                p.partner_id,
+            ),
+        )
+
+    @property
+    def without_findings(self) -> list[PartnerReport]:
+        return [p for p in self.partners if not p.has_findings]
 
     def totals(self) -> dict:
         """Platform totals over every partner (summary.json "totals")."""
@@ -113,13 +222,25 @@ class YearReport:
             "items": sum(p.items for p in self.partners),
             "bytes": sum(p.bytes for p in self.partners),
             "errors": sum(p.errors for p in self.partners),
-            "partners_flagged": len([p for p in self.partners if p.flag_kinds]),
-            "flags": sum(p.flags.height for p in self.partners),
+            "partners_flagged": len(self.with_findings),
+            "flags": sum(p.standing.height for p in self.partners),
+            "flags_dismissed": sum(p.dismissed.height for p in self.partners),
             "agreement_fees": round(sum(p.fees.agreement_total for p in self.partners), 2),
             "list_price": round(sum(p.fees.list_price for p in self.partners), 2),
             "fees_total": round(sum(p.fees.total for p in self.partners), 2),
             "currency": self.currency,
+            "unit": self.unit,
         }
+
+    def review_counts(self) -> dict[str, int]:
+        counts = {CONFIRMED: 0, DISMISSED: 0, "unreviewed": 0, "unreviewed_critical": 0}
+        for p in self.partners:
+            for key, value in p.review_counts().items():
+                counts[key] += value
+            counts["unreviewed_critical"] += p.flags.filter(
+                pl.col("review").is_null() & (pl.col("severity") == "critical")
+            ).height
+        return counts
 
 
 _I64 = pl.Int64()
@@ -127,6 +248,15 @@ _I64 = pl.Int64()
 
 def _month(expr: pl.Expr) -> pl.Expr:
     return expr.dt.strftime("%Y-%m")
+
+
+def months_between(start: dt.date, end: dt.date) -> list[str]:
+    """Every calendar month that ``start..end`` touches, as YYYY-MM."""
+    months, year, month = [], start.year, start.month
+    while (year, month) <= (end.year, end.month):
+        months.append(f"{year:04d}-{month:02d}")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return months
 
 
 def _agreement_days(contracts: Contracts, start: dt.date, end: dt.date) -> pl.DataFrame:
@@ -177,10 +307,51 @@ def _usage_by(usage: pl.DataFrame, key: str) -> pl.DataFrame:
     )
 
 
-def _flag_kinds(flags: pl.DataFrame) -> list[FlagKind]:
+def _unauthorised(usage: pl.DataFrame, key: str) -> pl.DataFrame:
+    """Calls an agreement in force did not authorise, per app or endpoint (days with no
+    agreement at all are no_agreement evidence, not this)."""
+    return (
+        usage.filter(pl.col("agreement_id").is_not_null() & ~pl.col("allowed"))
+        .group_by(key)
+        .agg(
+            pl.col("calls").sum(),
+            pl.col("items").sum(),
+            pl.col(DATE_COLUMN).n_unique().cast(_I64).alias("days"),
+            pl.col(DATE_COLUMN).min().alias("first"),
+            pl.col(DATE_COLUMN).max().alias("last"),
+        )
+        .rename({key: "name"})
+        .sort(["calls", "name"], descending=[True, False])
+    )
+
+
+#: Listing order of flags: unreviewed critical first, dismissed last.
+def _listing_order(flags: pl.DataFrame) -> pl.DataFrame:
     rank = {s: i for i, s in enumerate(SEVERITIES)}
+    return (
+        flags.with_columns(
+            pl.when(pl.col("review").is_null())
+            .then(0)
+            .when(pl.col("review") == CONFIRMED)
+            .then(1)
+            .otherwise(2)
+            .alias("_state"),
+            pl.col("severity").replace_strict(rank, default=-1).alias("_rank"),
+        )
+        .sort(
+            ["_state", "_rank", DATE_COLUMN, "flag", "metric"],
+            descending=[False, True, False, False, False],
+        )
+        .drop("_state", "_rank")
+    )
+
+
+def _flag_kinds(flags: pl.DataFrame) -> list[FlagKind]:
+    """Standing flags by kind (dismissed ones are not findings)."""
+    rank = {s: i for i, s in enumerate(SEVERITIES)}
+    standing = flags.filter(pl.col("review").fill_null("") != DISMISSED)
     kinds = []
-    for (flag,), rows in flags.sort(DATE_COLUMN).group_by(["flag"], maintain_order=True):
+    for (flag,), rows in standing.sort(DATE_COLUMN).group_by(["flag"], maintain_order=True):
         worst = max(rows["severity"].to_list(), key=lambda s: rank.get(s, -1))
         top = rows.sort("score", descending=True, nulls_last=True).row(0, named=True)
         kinds.append(
@@ -190,6 +361,7 @@ def _flag_kinds(flags: pl.DataFrame) -> list[FlagKind]:
                 days=sorted(set(rows[DATE_COLUMN].to_list())),
                 flags=rows.height,
                 example=top["detail"] or "",
+                confirmed_days=rows.filter(pl.col("review") == CONFIRMED)[DATE_COLUMN].n_unique(),
             )
         )
     kinds.sort(key=lambda k: (-rank.get(k.severity, -1), -len(k.days), k.flag))
@@ -223,38 +395,52 @@ def _networks(network: pl.DataFrame, contracts: Contracts) -> tuple[pl.DataFrame
     )
     days = (
         rows.group_by(DATE_COLUMN, "network_label")
-        .agg(pl.col("allowed").all(), pl.col("calls").sum())
+        .agg(pl.col("allowed").all(), pl.col("calls").sum(), pl.col("items").sum())
         .sort(DATE_COLUMN, "network_label")
     )
     return spans, days
 
 
-def _monthly(frame: pl.DataFrame) -> pl.DataFrame:
+def _monthly(frame: pl.DataFrame, start: dt.date, end: dt.date) -> pl.DataFrame:
+    """Calls, items, bytes and active days per month, every month of ``start..end``
+    (a month without calls is a zero, never a missing bar)."""
+    grid = pl.DataFrame({"month": months_between(start, end)}, schema={"month": pl.String()})
+    sums = frame.group_by(_month(pl.col(DATE_COLUMN)).alias("month")).agg(
+        pl.col("calls").sum(),
+        pl.col("items").sum(),
+        pl.col("bytes").sum(),
+        pl.col(DATE_COLUMN).filter(pl.col("calls") > 0).n_unique().cast(_I64).alias("active_days"),
+    )
     return (
-        frame.group_by(_month(pl.col(DATE_COLUMN)).alias("month"))
-        .agg(
-            pl.col("calls").sum(),
-            pl.col("items").sum(),
-            pl.col("bytes").sum(),
-            pl.col(DATE_COLUMN).n_unique().cast(_I64).alias("active_days"),
-        )
+        grid.join(sums, on="month", how="left")
+        .with_columns(pl.col("calls", "items", "bytes", "active_days").fill_null(0).cast(_I64))
         .sort("month")
     )
 
 
+def _every_day(frame: pl.DataFrame, start: dt.date, end: dt.date) -> pl.DataFrame:
+    """One row per day of ``start..end``: a day without calls is a zero."""
+    grid = pl.DataFrame({DATE_COLUMN: days_between(start, end)}, schema={DATE_COLUMN: pl.Date()})
+    return (
+        grid.join(frame, on=DATE_COLUMN, how="left")
+        .with_columns(
+            pl.col("calls", "items").fill_null(0).cast(_I64), pl.col("flagged").fill_null(False)
+        )
+        .sort(DATE_COLUMN)
+    )
+
+
+#: Reason of a missing day that was never processed (no commit, not even a gap).
+NOT_PROCESSED = "not processed: no run has committed this day"
+
+
 def _data_quality(
-    ingest: pl.DataFrame,
-    start: dt.date,
-    end: dt.date,
-    flag_days: int,
-    validation: list[ValidationOutcome] | None,
+    ingest: pl.DataFrame, start: dt.date, end: dt.date, flag_days: int, warehouse_url: str
 ) -> DataQuality:
     present = set(ingest[DATE_COLUMN].to_list())
-    missing = [
-        start + dt.timedelta(days=i)
-        for i in range((end - start).days + 1)
-        if start + dt.timedelta(days=i) not in present
-    ]
+    missing = [d for d in days_between(start, end) if d not in present]
+    gaps = warehouse.data_gaps(warehouse_url, missing) if missing else {}
+    gap_reasons = {d: gaps.get(d, NOT_PROCESSED) for d in missing}
     sums = ingest.select(
         pl.col(
             "files",
@@ -284,18 +470,33 @@ def _data_quality(
         quarantined_by_reason={r: sums[f"quarantined_{r}"] or 0 for r in QUARANTINE_REASONS},
         skipped_files=skipped,
         flag_days=flag_days,
-        validation=validation,
+        gap_reasons=gap_reasons,
+        conflicting_duplicates=int(ingest["conflicting_duplicates"].sum()),
+        ignored_files=[
+            f"{d}: {name}"
+            for d, names in ingest.select(DATE_COLUMN, "ignored_file_names").iter_rows()
+            for name in (names or "").splitlines()
+            if name.strip()
+        ],
     )
 
 
-def coverage(warehouse_url: str, year: int) -> tuple[dt.date, dt.date] | None:
-    """First and last day of ``year`` with an ingest_daily partition, or None."""
-    days = [d for d in warehouse.partition_days(warehouse_url, INGEST_DAILY) if d.year == year]
+def coverage(warehouse_url: str, period: Period | int) -> tuple[dt.date, dt.date] | None:
+    """First and last day of ``period`` (or of a year) with an ingest_daily partition."""
+    if isinstance(period, int):
+        period = Period.of_year(period)
+    days = [
+        d
+        for d in warehouse.partition_days(warehouse_url, INGEST_DAILY)
+        if period.start <= d <= period.end
+    ]
     return (min(days), max(days)) if days else None
 
 
-def no_data_message(warehouse_url: str, year: int) -> str:
-    """Why there is no report for ``year``, naming the years the warehouse does hold."""
+def no_data_message(warehouse_url: str, period: Period | int) -> str:
+    """Why there is no report for ``period``, naming the years the warehouse does hold."""
+    if isinstance(period, int):
+        period = Period.of_year(period)
     years = sorted({d.year for d in warehouse.partition_days(warehouse_url, INGEST_DAILY)})
     held = (
         f"it holds days of {', '.join(str(y) for y in years)}"
@@ -303,28 +504,28 @@ def no_data_message(warehouse_url: str, year: int) -> str:
         else "it holds no day at all"
     )
     return (
-        f"no data for {year}: the warehouse {warehouse_url} has no ingest_daily partition "
-        f"between {year}-01-01 and {year}-12-31 ({held}; run `callaudit backfill` for "
-        "those days first)"
+        f"no data for {period.title}: the warehouse {warehouse_url} has no ingest_daily "
+        f"partition between {period.start} and {period.end} ({held}; run `callaudit "
+        "backfill` for those days first)"
     )
 
 
-def gather_year(
+def gather(
     warehouse_url: str,
     contracts: Contracts,
-    year: int,
+    period: Period,
     *,
-    validation: list[ValidationOutcome] | None = None,
-) -> YearReport:
-    """Read the year's daily tables and compute every figure of its report.
+    reviews: Reviews | None = None,
+) -> Report:
+    """Read the period's daily tables and compute every figure of its report.
 
-    The report covers the first to the last day of the year that has an ingest_daily
-    partition; a year that is not covered whole (the current one) is partial. Raises
-    NoDataError when the year has no day at all.
+    The report covers the first to the last day of the period that has an ingest_daily
+    partition; a period not covered whole is partial and says so. Fees are prorated to
+    the covered days. Raises NoDataError when the period has no day at all.
     """
-    span = coverage(warehouse_url, year)
+    span = coverage(warehouse_url, period)
     if span is None:
-        raise NoDataError(no_data_message(warehouse_url, year))
+        raise NoDataError(no_data_message(warehouse_url, period))
     start, end = span
     read = lambda table: warehouse.read_range(warehouse_url, table, start, end)  # noqa: E731
     ingest, usage, network, flags = (
@@ -332,6 +533,12 @@ def gather_year(
         read("usage_daily"),
         read("network_daily"),
         read("anomaly_flags"),
+    )
+    review_rows = reviews_frame(reviews or Reviews())
+    flags = flags.join(review_rows, on=[DATE_COLUMN, "partner_id", "flag"], how="left")
+    flagged_keys = flags.select(DATE_COLUMN, "partner_id", "flag").unique()
+    orphans = review_rows.filter(pl.col(DATE_COLUMN).is_between(start, end)).join(
+        flagged_keys, on=[DATE_COLUMN, "partner_id", "flag"], how="anti"
     )
     agreement_days = _agreement_days(contracts, start, end)
     usage = usage.join(agreement_days, on=[DATE_COLUMN, "partner_id"], how="left")
@@ -343,68 +550,112 @@ def gather_year(
         (pl.col("errors_4xx") + pl.col("errors_5xx")).sum().alias("errors"),
     )
     flagged = (
-        flags.select(DATE_COLUMN, "partner_id").unique().with_columns(pl.lit(True).alias("flagged"))
+        flags.filter(pl.col("review").fill_null("") != DISMISSED)
+        .select(DATE_COLUMN, "partner_id")
+        .unique()
+        .with_columns(pl.lit(True).alias("flagged"))
     )
     daily = daily.join(flagged, on=[DATE_COLUMN, "partner_id"], how="left").with_columns(
         pl.col("flagged").fill_null(False)
     )
-
+    unit = item_unit(contracts)
     in_force = set(agreement_days["partner_id"].to_list())
     partner_ids = sorted(
         set(usage["partner_id"].to_list()) | set(flags["partner_id"].to_list()) | in_force
     )
+    flag_columns = [
+        DATE_COLUMN,
+        "flag",
+        "severity",
+        "metric",
+        "observed",
+        "threshold",
+        "expected",
+        "score",
+        "agreement_id",
+        "detail",
+        *list(REVIEW_COLUMNS)[3:],
+    ]
     partners = []
     for pid in partner_ids:
         mine = daily.filter(pl.col("partner_id") == pid).sort(DATE_COLUMN)
         spans, days = _networks(network.filter(pl.col("partner_id") == pid), contracts)
-        partner_flags = flags.filter(pl.col("partner_id") == pid).sort(DATE_COLUMN, "flag")
+        partner_flags = _listing_order(flags.filter(pl.col("partner_id") == pid)).select(
+            flag_columns
+        )
         totals = mine.select(pl.col("calls", "items", "bytes", "errors").sum()).row(0, named=True)
         partner = contracts.partner(pid)
-        partners.append(
-            PartnerYear(
-                partner_id=pid,
-                name=contracts.display_name(pid),
-                contracted=partner is not None,
-                agreements=sorted(
-                    set(agreement_days.filter(pl.col("partner_id") == pid)["agreement_id"])
-                ),
-                calls=totals["calls"] or 0,
-                items=totals["items"] or 0,
-                bytes=totals["bytes"] or 0,
-                errors=totals["errors"] or 0,
-                active_days=mine.filter(pl.col("calls") > 0).height,
-                by_app=_usage_by(usage_app.filter(pl.col("partner_id") == pid), "app_id"),
-                by_endpoint=_usage_by(
-                    usage_endpoint.filter(pl.col("partner_id") == pid), "endpoint"
-                ),
-                daily=mine.select(DATE_COLUMN, "calls", "items", "flagged"),
-                monthly=_monthly(mine),
-                flag_kinds=_flag_kinds(partner_flags),
-                flags=partner_flags.select(
-                    DATE_COLUMN, "flag", "severity", "metric", "observed", "threshold", "detail"
-                ),
-                networks=spans,
-                network_days=days,
-                fees=partner_fees(
-                    partner, mine, contracts.list_pricing, contracts.currency, start, end
-                ),
-            )
+        apps = usage_app.filter(pl.col("partner_id") == pid)
+        endpoints = usage_endpoint.filter(pl.col("partner_id") == pid)
+        figures = PartnerReport(
+            partner_id=pid,
+            name=contracts.display_name(pid),
+            contracted=partner is not None,
+            agreements=sorted(
+                set(agreement_days.filter(pl.col("partner_id") == pid)["agreement_id"])
+            ),
+            calls=totals["calls"] or 0,
+            items=totals["items"] or 0,
+            bytes=totals["bytes"] or 0,
+            errors=totals["errors"] or 0,
+            active_days=mine.filter(pl.col("calls") > 0).height,
+            by_app=_usage_by(apps, "app_id"),
+            by_endpoint=_usage_by(endpoints, "endpoint"),
+            unauthorised_apps=_unauthorised(apps, "app_id"),
+            unauthorised_endpoints=_unauthorised(endpoints, "endpoint"),
+            daily=_every_day(mine.select(DATE_COLUMN, "calls", "items", "flagged"), start, end),
+            monthly=_monthly(mine, start, end),
+            flag_kinds=_flag_kinds(partner_flags),
+            flags=partner_flags,
+            networks=spans,
+            network_days=days,
+            fees=partner_fees(
+                partner, mine, contracts.list_pricing, contracts.currency, start, end
+            ),
         )
+        figures.findings = partner_findings(figures, unit=unit, currency=contracts.currency)
+        partners.append(figures)
     partners.sort(key=lambda p: (-p.calls, p.partner_id))
-    return YearReport(
-        year=year,
+    return Report(
+        period=period,
         start=start,
         end=end,
         currency=contracts.currency,
+        unit=unit,
         partners=partners,
-        monthly=_monthly(daily).drop("active_days"),
+        monthly=_monthly(daily, start, end).drop("active_days"),
         data_quality=_data_quality(
-            ingest, start, end, _flag_days(warehouse_url, start, end), validation
+            ingest, start, end, _flag_days(warehouse_url, start, end), warehouse_url
         ),
+        orphan_reviews=orphans.sort(DATE_COLUMN, "partner_id", "flag"),
     )
+
+
+def gather_year(
+    warehouse_url: str, contracts: Contracts, year: int, *, reviews: Reviews | None = None
+) -> Report:
+    """The report of a calendar year (partial when the warehouse does not cover it whole)."""
+    return gather(warehouse_url, contracts, Period.of_year(year), reviews=reviews)
+
+
+def gather_period(
+    warehouse_url: str,
+    contracts: Contracts,
+    start: dt.date,
+    end: dt.date,
+    *,
+    reviews: Reviews | None = None,
+) -> Report:
+    """The report of any range of days (a quarter, an agreement's term)."""
+    return gather(warehouse_url, contracts, Period.between(start, end), reviews=reviews)
 
 
 def _flag_days(warehouse_url: str, start: dt.date, end: dt.date) -> int:
-    return len(
-        [d for d in warehouse.partition_days(warehouse_url, "anomaly_flags") if start <= d <= end]
-    )
+    return len(flag_days(warehouse_url, start, end))
+
+
+def flag_days(warehouse_url: str, start: dt.date, end: dt.date) -> list[dt.date]:
+    """Days of ``start..end`` that have an anomaly_flags partition."""
+    return [
+        d for d in warehouse.partition_days(warehouse_url, "anomaly_flags") if start <= d <= end
+    ]

@@ -1,28 +1,40 @@
-"""The machine-readable outputs: summary.json, partners.csv and flags.csv."""
+"""The machine-readable outputs: summary.json, partners.csv and flags.csv.
+
+Numbers are written as what they mean: counts as integers, money with two decimals
+(cents), ratios and scores with two; never a float artefact such as 421.99999999999994.
+"""
 
 import json
 from dataclasses import asdict
 
 import polars as pl
 
-from callaudit.report.figures import YearReport
-from callaudit.report.text import partner_headline
+from callaudit.report.figures import Report
+from callaudit.report.findings import money_line
+from callaudit.report.text import first_line, headline, partner_headline
 
 #: Spreadsheet programs run a cell starting with these as a formula.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def summary(report: YearReport) -> dict:
-    """summary.json as DESIGN.md describes it (plus coverage and headlines)."""
+def summary(report: Report) -> dict:
+    """summary.json as DESIGN.md describes it (plus coverage, findings and headlines)."""
     q = report.data_quality
     quality = asdict(q)
     quality["missing_days"] = [d.isoformat() for d in q.missing_days]
-    quality["validation"] = None if q.validation is None else [asdict(v) for v in q.validation]
+    quality["gap_reasons"] = {d.isoformat(): why for d, why in q.gap_reasons.items()}
+    reviews = report.review_counts()
     return {
         "year": report.year,
+        "period": report.period.folder,
+        "requested_start": report.period.start.isoformat(),
+        "requested_end": report.period.end.isoformat(),
         "start": report.start.isoformat(),
         "end": report.end.isoformat(),
         "partial": report.partial,
+        "first_line": first_line(report),
+        "headline": headline(report),
+        "unit": report.unit,
         "generated_at": report.generated_at.isoformat(timespec="seconds"),
         "partners": [
             {
@@ -37,19 +49,48 @@ def summary(report: YearReport) -> dict:
                 "active_days": p.active_days,
                 "flagged_days": p.flagged_days,
                 "flags": p.flag_days(),
-                "restricted_network_calls": int(p.networks["calls"].sum()),
-                "unauthorised_app_calls": int(p.by_app["unauthorised_calls"].sum()),
+                "dismissed_flags": p.dismissed_days(),
+                "reviews": p.review_counts(),
+                "findings": [f.as_dict() for f in p.findings],
+                "restricted_network_calls": int(
+                    p.networks.filter(~p.networks["allowed"])["calls"].sum()
+                ),
+                "unauthorised_app_calls": int(p.unauthorised_apps["calls"].sum()),
+                "unauthorised_endpoint_calls": int(p.unauthorised_endpoints["calls"].sum()),
                 "fees": p.fees.as_dict(),
+                "fees_line": money_line(p, report.currency, report.unit),
                 "headline": partner_headline(report, p),
             }
             for p in report.partners
         ],
         "totals": report.totals(),
+        "reviews": {
+            **reviews,
+            "orphans": [
+                {**r, "date": r["date"].isoformat()}
+                for r in report.orphan_reviews.iter_rows(named=True)
+            ],
+        },
         "data_quality": quality,
+        "data_gaps": [
+            *(
+                {"date": d.isoformat(), "reason": q.gap_reasons.get(d, "no raw data")}
+                for d in q.missing_days
+            ),
+            *(
+                {
+                    "date": s.split(": ", 1)[0],
+                    "reason": f"unreadable file skipped: {s.split(': ', 1)[1]}",
+                }
+                for s in q.skipped_files
+            ),
+        ],
+        "validation": report.validation.as_dict() if report.validation else None,
+        "provenance": report.provenance.as_dict() if report.provenance else None,
     }
 
 
-def summary_json(report: YearReport) -> str:
+def summary_json(report: Report) -> str:
     return json.dumps(summary(report), indent=2, ensure_ascii=False) + "\n"
 
 
@@ -65,7 +106,33 @@ def _defuse(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def partners_csv(report: YearReport) -> str:
+def _cents(value: float) -> str:
+    """Money in a CSV cell: 421.99999999999994 -> "422.00"."""
+    return f"{value:.2f}"
+
+
+#: partners.csv columns; money is text with two decimals so no reader re-rounds it.
+PARTNER_COLUMNS: dict[str, pl.DataType] = {
+    "partner_id": pl.String(),
+    "name": pl.String(),
+    "agreements": pl.String(),
+    "calls": pl.Int64(),
+    "items": pl.Int64(),
+    "bytes": pl.Int64(),
+    "errors": pl.Int64(),
+    "active_days": pl.Int64(),
+    "flagged_days": pl.Int64(),
+    "findings": pl.String(),
+    "worst_severity": pl.String(),
+    "monthly_fees": pl.String(),
+    "overage": pl.String(),
+    "list_price": pl.String(),
+    "fees_total": pl.String(),
+    "currency": pl.String(),
+}
+
+
+def partners_csv(report: Report) -> str:
     frame = pl.DataFrame(
         [
             {
@@ -78,52 +145,62 @@ def partners_csv(report: YearReport) -> str:
                 "errors": p.errors,
                 "active_days": p.active_days,
                 "flagged_days": p.flagged_days,
-                "monthly_fees": p.fees.monthly_fees,
-                "overage": p.fees.overage,
-                "list_price": p.fees.list_price,
-                "fees_total": p.fees.total,
+                "findings": " ".join(f.flag for f in p.findings),
+                "worst_severity": p.worst_severity or "",
+                "monthly_fees": _cents(p.fees.monthly_fees),
+                "overage": _cents(p.fees.overage),
+                "list_price": _cents(p.fees.list_price),
+                "fees_total": _cents(p.fees.total),
                 "currency": report.currency,
             }
             for p in report.partners
         ],
-        schema={
-            "partner_id": pl.String(),
-            "name": pl.String(),
-            "agreements": pl.String(),
-            "calls": pl.Int64(),
-            "items": pl.Int64(),
-            "bytes": pl.Int64(),
-            "errors": pl.Int64(),
-            "active_days": pl.Int64(),
-            "flagged_days": pl.Int64(),
-            "monthly_fees": pl.Float64(),
-            "overage": pl.Float64(),
-            "list_price": pl.Float64(),
-            "fees_total": pl.Float64(),
-            "currency": pl.String(),
-        },
+        schema=PARTNER_COLUMNS,
     )
-    return _defuse(frame).write_csv()
+    return _defuse(frame.with_columns(pl.lit(report.unit).alias("unit"))).write_csv()
 
 
-def flags_csv(report: YearReport) -> str:
+FLAG_CSV_COLUMNS = [
+    "date",
+    "partner_id",
+    "name",
+    "flag",
+    "severity",
+    "metric",
+    "observed",
+    "threshold",
+    "expected",
+    "score",
+    "agreement_id",
+    "detail",
+    "review",
+    "review_note",
+    "reviewer",
+    "reviewed_at",
+]
+
+
+def flags_frame(report: Report) -> pl.DataFrame:
+    """Every flag of the period with its review, in listing order per partner: counts
+    (observed, threshold, expected) as integers, the score with two decimals."""
     frames = [
         p.flags.with_columns(pl.lit(p.partner_id).alias("partner_id"), pl.lit(p.name).alias("name"))
         for p in report.partners
         if p.flags.height
     ]
-    columns = [
-        "date",
-        "partner_id",
-        "name",
-        "flag",
-        "severity",
-        "metric",
-        "observed",
-        "threshold",
-        "detail",
-    ]
     if not frames:
-        return ",".join(columns) + "\n"
-    frame = pl.concat(frames, how="vertical").select(columns).sort("date", "partner_id", "flag")
-    return _defuse(frame).write_csv()
+        return pl.DataFrame(schema={c: pl.String() for c in FLAG_CSV_COLUMNS})
+    return (
+        pl.concat(frames, how="vertical")
+        .with_columns(
+            pl.col("observed", "threshold", "expected").round(0).cast(pl.Int64),
+            pl.col("score").round(2),
+            pl.col("review").fill_null("unreviewed"),
+        )
+        .select(FLAG_CSV_COLUMNS)
+        .sort("date", "partner_id", "flag", "metric")
+    )
+
+
+def flags_csv(report: Report) -> str:
+    return _defuse(flags_frame(report)).write_csv()

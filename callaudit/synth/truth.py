@@ -55,8 +55,13 @@ def contracts_document(plan: Plan) -> dict:
                 entry["allow_networks"] = list(spec.allow_networks)
             agreements.append(entry)
         partners.append({"id": profile.id, "name": profile.name, "agreements": agreements})
+    from callaudit.contracts import Contracts
+
+    # The API returns tweets: say so, once contracts.yaml accepts the key (callaudit.units).
+    unit = {"item_unit": "tweets"} if "item_unit" in Contracts.model_fields else {}
     return {
         "currency": "USD",
+        **unit,
         "list_pricing": {"per_1k_items": 0.84},
         "restricted_networks": [
             {"cidr": n.cidr, "label": n.label} for n in catalog.RESTRICTED_NETWORKS

@@ -78,7 +78,24 @@ class CheckReport:
         failing = self.failures(CRITICAL) or self.failures(WARNING)
         labels = sorted({f.label for f in failing})
         days = self.failed_days(CRITICAL) or self.failed_days(WARNING)
+        first = min(failing, key=lambda f: (f.day, f.label))
+        example = f", e.g. {_one_line(first.sample[0])}" if first.sample else ""
+        rows = f" ({first.unexpected_count} row(s){example})" if first.unexpected_count else example
         return (
             f"{self.check}: {len(labels)} expectation(s) failed on {len(days)} of "
-            f"{len(self.days)} day(s): " + "; ".join(labels)
+            f"{len(self.days)} day(s), first {first.day}: {first.label}{rows}"
+            + (
+                f"; also {'; '.join(label for label in labels if label != first.label)}"
+                if len(labels) > 1
+                else ""
+            )
         )
+
+
+#: Longest sample value quoted in a one-line summary.
+_SAMPLE_CHARS = 160
+
+
+def _one_line(text: str) -> str:
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= _SAMPLE_CHARS else flat[: _SAMPLE_CHARS - 3] + "..."

@@ -29,7 +29,9 @@ def findings_per_day(
 ) -> list[Finding]:
     """A finding per day: failed when ``offending`` (rows with a ``date``) has rows that day."""
     findings = []
-    by_day = offending.partition_by(DATE_COLUMN, as_dict=True) if offending.height else {}
+    # Sorted, so the sample (and a message quoting it) is the same on every run.
+    ordered = offending.sort(offending.columns, nulls_last=True) if offending.height else offending
+    by_day = ordered.partition_by(DATE_COLUMN, as_dict=True) if ordered.height else {}
     for day in days:
         rows = by_day.get((day,))
         count = rows.height if rows is not None else 0

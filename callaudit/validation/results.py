@@ -8,12 +8,13 @@ only its own rows.
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import polars as pl
 
 from callaudit import warehouse
 from callaudit.schema import DATE_COLUMN, Column, Table
-from callaudit.validation.outcome import CRITICAL, Finding
+from callaudit.validation.outcome import CRITICAL, WARNING, Finding
 
 VALIDATION_RESULTS = Table(
     name="validation_results",
@@ -87,3 +88,125 @@ def failed_days(
         label = f"{check}: {expectation}" + (f"({column})" if column else "")
         out.setdefault(day, []).append(label)
     return out
+
+
+@dataclass(frozen=True)
+class CheckDays:
+    """One check over a range: the days it judged, failed (critical) and warned."""
+
+    check: str
+    table: str
+    days: int
+    failed_days: tuple[dt.date, ...]
+    warned_days: tuple[dt.date, ...]
+
+
+@dataclass(frozen=True)
+class RangeValidation:
+    """What validation_results says about every day of a range: the report's account of
+    its data's validation, over the whole range rather than the last run's days."""
+
+    days_in_range: int
+    validated_days: tuple[dt.date, ...]  # every daily check recorded its findings
+    not_validated_days: tuple[dt.date, ...]  # a day with data and no (or partial) record
+    failed_days: dict[dt.date, list[str]]  # critical failures: check: expectation(column)
+    warned_days: dict[dt.date, list[str]]  # warning failures
+    checks: tuple[CheckDays, ...]
+
+    @property
+    def days_validated(self) -> int:
+        return len(self.validated_days)
+
+    @property
+    def passed(self) -> bool:
+        return not self.failed_days and not self.not_validated_days
+
+    def as_dict(self) -> dict:
+        """summary.json ``validation``."""
+        return {
+            "days_in_range": self.days_in_range,
+            "days_validated": self.days_validated,
+            "failed_days": [d.isoformat() for d in sorted(self.failed_days)],
+            "warned_days": [d.isoformat() for d in sorted(self.warned_days)],
+            # What failed or warned on each of those days: "check: expectation(column)".
+            "failures": {d.isoformat(): v for d, v in sorted(self.failed_days.items())},
+            "warnings": {d.isoformat(): v for d, v in sorted(self.warned_days.items())},
+            "not_validated_days": [d.isoformat() for d in self.not_validated_days],
+            "checks": [
+                {
+                    "check": c.check,
+                    "table": c.table,
+                    "days": c.days,
+                    "failed_days": len(c.failed_days),
+                    "warned_days": len(c.warned_days),
+                }
+                for c in self.checks
+            ],
+        }
+
+
+def daily_check_names() -> tuple[str, ...]:
+    """The checks that judge every day (assets/checks.py's daily and flag checks)."""
+    from callaudit.validation import table_checks as t
+
+    return (
+        t.INGEST_SUITE,
+        t.INGEST_ADDS_UP,
+        t.USAGE_SUITE,
+        t.USAGE_MATCHES_INGEST,
+        t.PARTNER_SUITE,
+        t.PARTNER_MATCHES_USAGE,
+        t.FLAGS_SUITE,
+        t.UNKNOWN_PARTNERS_FLAGGED,
+    )
+
+
+def _labels(frame: pl.DataFrame) -> dict[dt.date, list[str]]:
+    out: dict[dt.date, list[str]] = {}
+    for day, check, expectation, column in frame.select(
+        DATE_COLUMN, "check", "expectation", "column"
+    ).iter_rows():
+        out.setdefault(day, []).append(
+            f"{check}: {expectation}" + (f"({column})" if column else "")
+        )
+    return out
+
+
+def range_validation(
+    warehouse_url: str, days: Sequence[dt.date], expected: Sequence[str] | None = None
+) -> RangeValidation:
+    """Read validation_results for ``days`` (the days of a report that have data): a day
+    is validated when every one of the ``expected`` checks (default: the daily ones)
+    recorded its findings for it."""
+    expected = tuple(expected if expected is not None else daily_check_names())
+    results = warehouse.read_days(warehouse_url, VALIDATION_RESULTS, days)
+    recorded = results.group_by(DATE_COLUMN).agg(pl.col("check").unique())
+    checks_by_day = {d: set(c) for d, c in recorded.iter_rows()}
+    validated = tuple(d for d in sorted(days) if set(expected) <= checks_by_day.get(d, set()))
+    failures = results.filter(~pl.col("success"))
+    per_check = []
+    for (check, table), rows in results.sort(DATE_COLUMN).group_by(
+        ["check", "table"], maintain_order=True
+    ):
+        failed = rows.filter(~pl.col("success"))
+        per_check.append(
+            CheckDays(
+                check=check,
+                table=table,
+                days=rows[DATE_COLUMN].n_unique(),
+                failed_days=tuple(
+                    sorted(set(failed.filter(pl.col("severity") == CRITICAL)[DATE_COLUMN]))
+                ),
+                warned_days=tuple(
+                    sorted(set(failed.filter(pl.col("severity") == WARNING)[DATE_COLUMN]))
+                ),
+            )
+        )
+    return RangeValidation(
+        days_in_range=len(set(days)),
+        validated_days=validated,
+        not_validated_days=tuple(d for d in sorted(set(days)) if d not in set(validated)),
+        failed_days=_labels(failures.filter(pl.col("severity") == CRITICAL)),
+        warned_days=_labels(failures.filter(pl.col("severity") == WARNING)),
+        checks=tuple(sorted(per_check, key=lambda c: (c.table, c.check))),
+    )

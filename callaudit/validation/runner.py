@@ -18,7 +18,7 @@ from typing import Any
 
 import polars as pl
 
-from callaudit.schema import DATE_COLUMN
+from callaudit.schema import DATE_COLUMN, TABLES
 from callaudit.validation.outcome import SAMPLE_SIZE, Finding
 from callaudit.validation.suites import load_suite
 
@@ -162,6 +162,12 @@ def _outcome(result: Any, has_dates: bool) -> ExpectationOutcome:
     )
 
 
+def _keys(spec: dict, frame: pl.DataFrame) -> list[str]:
+    """The grain columns of the suite's table (partner_id, app_id...) that the frame has."""
+    table = TABLES.get(spec["name"])
+    return [c for c in (table.grain if table else ()) if c in frame.columns and c != DATE_COLUMN]
+
+
 def run_suite(
     suite: str | dict,
     frame: pl.DataFrame,
@@ -191,7 +197,8 @@ def run_suite(
         )
         result_format: dict[str, Any] = {"result_format": "COMPLETE"}
         if has_dates:
-            result_format["unexpected_index_column_names"] = [DATE_COLUMN]
+            # The day, and the table's key, so an offending value says whose it is.
+            result_format["unexpected_index_column_names"] = [DATE_COLUMN, *_keys(spec, frame)]
         validation = batch.validate(
             gx_suite, expectation_parameters=parameters or {}, result_format=result_format
         )

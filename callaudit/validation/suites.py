@@ -46,5 +46,7 @@ def load_suite(name: str) -> dict:
 
 def suite_names() -> list[str]:
     return sorted(
-        p.name.removesuffix(".json") for p in expectations_dir().iterdir() if p.name.endswith(".json")
+        p.name.removesuffix(".json")
+        for p in expectations_dir().iterdir()
+        if p.name.endswith(".json")
     )

@@ -13,9 +13,10 @@ from collections.abc import Callable, Iterable, Sequence
 import polars as pl
 
 from callaudit import warehouse
+from callaudit.schema import DATE_COLUMN
 from callaudit.validation import reconcile
 from callaudit.validation.frames import validation_frame
-from callaudit.validation.outcome import CheckReport, Finding
+from callaudit.validation.outcome import WARNING, CheckReport, Finding
 from callaudit.validation.runner import run_suite
 
 # Check names, as they appear in Dagster and in validation_results.
@@ -25,6 +26,7 @@ PARTNER_SUITE = "partner_daily_suite"
 PARTNER_MATCHES_USAGE = "partner_daily_matches_usage"
 INGEST_SUITE = "ingest_daily_suite"
 INGEST_ADDS_UP = "ingest_daily_adds_up"
+NO_DATA_GAPS = "ingest_daily_no_data_gaps"
 FLAGS_SUITE = "anomaly_flags_suite"
 UNKNOWN_PARTNERS_FLAGGED = "anomaly_flags_cover_unknown_partners"
 
@@ -36,6 +38,7 @@ DAILY_CHECK_TABLES: dict[str, str] = {
     PARTNER_MATCHES_USAGE: "partner_daily",
     INGEST_SUITE: "ingest_daily",
     INGEST_ADDS_UP: "ingest_daily",
+    NO_DATA_GAPS: "ingest_daily",
 }
 FLAG_CHECK_TABLES: dict[str, str] = {
     FLAGS_SUITE: "anomaly_flags",
@@ -79,13 +82,56 @@ def _reconciliation(
     return CheckReport(check, table, days, findings(), time.perf_counter() - started)
 
 
+def gaps_report(gaps: dict[dt.date, str], days: list[dt.date]) -> CheckReport:
+    """A warning per day without raw data (a data gap): not blocking, but never silent."""
+    findings = [
+        Finding(
+            day,
+            NO_DATA_GAPS,
+            "ingest_daily",
+            "day_has_raw_data",
+            "",
+            WARNING,
+            day not in gaps,
+            int(day in gaps),
+            (gaps[day],) if day in gaps else (),
+        )
+        for day in days
+    ]
+    return CheckReport(NO_DATA_GAPS, "ingest_daily", days, findings)
+
+
 def validate_daily_tables(warehouse_url: str, days: Iterable[dt.date]) -> dict[str, CheckReport]:
-    """usage_daily, partner_daily and ingest_daily of ``days``: suites and reconciliations."""
-    days = sorted(set(days))
-    usage, usage_days = _read(warehouse_url, "usage_daily", days)
-    partner, partner_days = _read(warehouse_url, "partner_daily", days)
-    ingest, ingest_days = _read(warehouse_url, "ingest_daily", days)
+    """usage_daily, partner_daily and ingest_daily of ``days``: suites and reconciliations.
+
+    The three tables are read from the same commits of each day. Days committed as data
+    gaps (no raw data, no tables) are not validated as tables: the NO_DATA_GAPS check
+    reports them, as a warning."""
+    every_day = sorted(set(days))
+    frames, found = warehouse.read_snapshot(
+        warehouse_url,
+        {
+            t: (every_day[0], every_day[-1])
+            for t in ("usage_daily", "partner_daily", "ingest_daily")
+        },
+    )
+    gaps = {
+        d: str(m.info.get("reason", "no raw data"))
+        for d, m in found.items()
+        if d in set(every_day) and m.info.get("kind") == warehouse.GAP
+    }
+    days = [d for d in every_day if d not in gaps]
+
+    def present(table: str) -> tuple[pl.DataFrame, list[dt.date]]:
+        held = [d for d in days if d in found and table in found[d].tables]
+        frame = frames[table].filter(pl.col(DATE_COLUMN).is_in(held))
+        return frame, held
+
+    usage, usage_days = present("usage_daily")
+    partner, partner_days = present("partner_daily")
+    ingest, ingest_days = present("ingest_daily")
     reports = {
+        NO_DATA_GAPS: gaps_report(gaps, every_day),
         USAGE_SUITE: _suite_check(USAGE_SUITE, "usage_daily", usage, usage_days, days, min_rows=1),
         PARTNER_SUITE: _suite_check(
             PARTNER_SUITE, "partner_daily", partner, partner_days, days, min_rows=1

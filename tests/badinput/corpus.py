@@ -40,6 +40,8 @@ class Case:
     verbatim: dict[str, str] = field(default_factory=dict)
     #: columns of the valid rows, sorted by request_id (as the day's id type gives them)
     valid: dict[str, list] = field(default_factory=dict)
+    #: other ingest_daily figures of the day
+    stats: dict[str, object] = field(default_factory=dict)
 
 
 def one_file(rows: list[dict], **types: pa.DataType) -> tuple[RawFile, ...]:
@@ -227,6 +229,22 @@ CASES: tuple[Case, ...] = (
         rejected=(("null_key", "empty request_id"),) * 3,
         verbatim={"request_id": ""},
     ),
+    Case(
+        "a re-delivery with other content is counted, and the first file's copy kept",
+        (
+            RawFile([GOOD, call(1, items=10)], name="a.parquet"),
+            RawFile([call(1, items=99), call(100)], name="b.parquet"),
+        ),
+        counts=(4, 2, 2, 0),
+        valid={"items": [10, 10]},
+        stats={"conflicting_duplicates": 1},
+    ),
+    Case(
+        "a re-delivery of the same call is a plain duplicate",
+        (RawFile([GOOD, call(1)], name="a.parquet"), RawFile([call(1)], name="b.parquet")),
+        counts=(3, 2, 1, 0),
+        stats={"conflicting_duplicates": 0},
+    ),
     # --- other keys -------------------------------------------------------------------------
     Case(
         "empty or blank partner, app and endpoint ids are missing keys",
@@ -248,6 +266,46 @@ CASES: tuple[Case, ...] = (
         counts=(4, 3, 0, 1),
         rejected=(("null_key", "empty partner_id"),),
         verbatim={"partner_id": " "},
+    ),
+    Case(
+        "an integer partner id is its digits, exactly",
+        (
+            RawFile([GOOD], name="a.parquet"),
+            RawFile([call(1, partner_id=7)], {"partner_id": pa.int64()}, name="b.parquet"),
+        ),
+        counts=(2, 2, 0, 0),
+        valid={"partner_id": ["7", "acme"]},
+    ),
+    Case(
+        "a float or boolean where a text key belongs is not text",
+        (
+            RawFile([GOOD], name="a.parquet"),
+            RawFile([call(1, partner_id=7.5)], {"partner_id": pa.float64()}, name="b.parquet"),
+            RawFile([call(2, app_id=True)], {"app_id": pa.bool_()}, name="c.parquet"),
+        ),
+        counts=(3, 1, 0, 2),
+        rejected=(
+            ("uncastable_value", "partner_id='7.5' is not text"),
+            ("uncastable_value", "app_id='true' is not text"),
+        ),
+        verbatim={"partner_id": "7.5"},
+    ),
+    # --- files of the day folder -------------------------------------------------------------
+    Case(
+        "hidden files, other suffixes and sub-folders are left out, and named",
+        (
+            RawFile([GOOD], name="part-0.parquet"),
+            RawFile([call(1)], name="_x.parquet"),
+            RawFile([call(2)], name=".x.parquet"),
+            RawFile([call(3)], name="x.PARQUET"),
+            RawFile([call(4)], name="sub/x.parquet"),
+        ),
+        counts=(1, 1, 0, 0),
+        stats={
+            "files": 1,
+            "ignored_files": 4,
+            "ignored_file_names": ".x.parquet\n_x.parquet\nsub/\nx.PARQUET",
+        },
     ),
     # --- timestamps ---------------------------------------------------------------------------
     Case(

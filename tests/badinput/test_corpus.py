@@ -30,6 +30,8 @@ def test_the_ingest_gives_each_bad_input_its_expected_outcome(tmp_path, case: Ca
     if case.verbatim:
         first = day.quarantine.row(0, named=True)
         assert {k: first[k] for k in case.verbatim} == case.verbatim
+    for name, value in case.stats.items():
+        assert stats[name] == value, name
     valid = day.valid.sort("request_id")
     for column, values in case.valid.items():
         assert valid[column].to_list() == values, column

@@ -1,6 +1,7 @@
 """Warehouse partitions: atomic, replaceable, readable as ranges, local and on S3."""
 
 import datetime as dt
+import json
 
 import polars as pl
 import pytest
@@ -24,20 +25,23 @@ ROW = {
 }
 
 
-def test_a_partition_is_written_in_the_hive_layout(tmp_path):
+def test_a_partition_is_written_in_the_hive_layout_and_named_by_the_days_manifest(tmp_path):
     url = warehouse.write_partition(str(tmp_path), "partner_daily", DAY, pl.DataFrame([ROW]))
-    assert url == f"{tmp_path}/partner_daily/date=2022-03-01/part-0.parquet"
+    folder = f"{tmp_path}/partner_daily/date=2022-03-01/"
+    assert url.startswith(folder + "part-") and url.endswith(".parquet")
     assert "date" not in pl.read_parquet(url).columns
+    manifest = json.loads((tmp_path / "_manifests/daily_tables/date=2022-03-01.json").read_text())
+    assert manifest["tables"]["partner_daily"] == {"file": url.rsplit("/", 1)[-1], "rows": 1}
 
 
-def test_rewriting_a_day_replaces_it_and_leaves_no_temporary_files(tmp_path):
+def test_rewriting_a_day_replaces_it_and_leaves_one_file_and_no_temporary_ones(tmp_path):
     warehouse.write_partition(str(tmp_path), "partner_daily", DAY, pl.DataFrame([ROW]))
-    warehouse.write_partition(
+    url = warehouse.write_partition(
         str(tmp_path), "partner_daily", DAY, pl.DataFrame([{**ROW, "calls": 9}])
     )
     assert warehouse.read_partition(str(tmp_path), "partner_daily", DAY)["calls"].to_list() == [9]
     folder = tmp_path / "partner_daily" / "date=2022-03-01"
-    assert [p.name for p in folder.iterdir()] == ["part-0.parquet"]
+    assert [str(p) for p in folder.iterdir()] == [url]
 
 
 def test_a_range_read_carries_the_date_column(tmp_path):

@@ -5,7 +5,7 @@ import datetime as dt
 import polars as pl
 import pytest
 
-from callaudit.flags.evaluate import evaluate, format_evaluation, read_truth
+from callaudit.flags.evaluate import evaluate, evaluation_title, format_evaluation, read_truth
 
 D1, D2, D3 = dt.date(2022, 3, 1), dt.date(2022, 3, 2), dt.date(2022, 3, 3)
 
@@ -75,3 +75,23 @@ def test_the_table_lists_every_kind_and_the_missed_days(truth):
     assert text.splitlines()[0].split() == ["flag", "precision", "recall", "f1", "tp", "fp", "fn"]
     assert "no_agreement" in text
     assert "daily_call_limit missed (2): 2022-03-01 microsoft, 2022-03-02 microsoft" in text
+
+
+def test_the_evaluation_is_titled_and_explains_flag_days_against_flag_rows():
+    """A spike flagged on calls and on items is two rows of anomaly_flags and one flag
+    day: the title says so, so the counts the backfill prints do not look contradictory."""
+    found = flags(
+        [
+            (D2, "openai", "volume_spike", "calls"),
+            (D2, "openai", "volume_spike", "items"),
+            (D1, "microsoft", "daily_call_limit", "calls"),
+        ]
+    )
+
+    title = evaluation_title(found, "data/truth/flags.csv", D1, D3)
+
+    assert title.splitlines()[0] == (
+        "Flags found against the planted truth (data/truth/flags.csv), 2022-03-01 to 2022-03-03"
+    )
+    assert "volume_spike 2 rows = 1 flag day" in title
+    assert "daily_call_limit" not in title

@@ -184,3 +184,82 @@ def test_a_day_scored_alone_with_its_history_matches_the_full_pass():
     assert history["date"].min() > DAYS[0]
     assert not alone.is_empty()
     assert alone.equals(full.filter(pl.col("date") == target))
+
+
+# --- reviewed flags: a dismissed volume flag is a normal day ---------------------------
+
+
+def detect_reviewed(calls: np.ndarray, dismissed: set) -> pl.DataFrame:
+    daily = pl.DataFrame(
+        {
+            "date": DAYS,
+            "partner_id": "acme",
+            "calls": calls.astype(np.int64),
+            "items": (calls * 30).astype(np.int64),
+        }
+    )
+    settings = DetectorSettings()
+    return volume_flags(daily, settings, start=DAYS[0], end=DAYS[-1], dismissed=dismissed)
+
+
+def mondays_from(first: int, count: int) -> list[int]:
+    return [first + 7 * k for k in range(count)]
+
+
+def test_a_dismissed_spike_is_still_raised_so_its_review_stays_attached():
+    calls = steady_calls()
+    calls[80] *= 3
+
+    result = detect_reviewed(calls, {("acme", DAYS[80], "volume_spike")})
+
+    assert flagged(result) == [(DAYS[80], "volume_spike")]
+
+
+def test_a_weekly_job_is_flagged_every_week_until_analysts_dismiss_it_then_it_is_learnt():
+    """A planned Monday bulk job triples Monday's calls from mid-March. Flagged days
+    stay out of the baseline, and Mondays are not consecutive days, so the level-shift
+    rule never accepts it: without reviews every Monday is flagged. Once analysts
+    dismiss the first four, those Mondays count as normal, the Monday offset learns the
+    job, and later Mondays are expected."""
+    calls = steady_calls()
+    job = mondays_from(70, 13)
+    calls[job] *= 3
+
+    unreviewed = flagged(detect_reviewed(calls, set()))
+    dismissed = {("acme", DAYS[i], "volume_spike") for i in job[:4]}
+    reviewed = flagged(detect_reviewed(calls, dismissed))
+
+    assert unreviewed == [(DAYS[i], "volume_spike") for i in job]
+    assert reviewed == [(DAYS[i], "volume_spike") for i in job[:4]]
+
+
+def test_a_dismissal_applies_to_the_flag_it_names_only():
+    """Dismissing a drop on a day that was a spike changes nothing: the review is of
+    another flag, so the Mondays stay out of the baseline and keep being flagged."""
+    calls = steady_calls()
+    job = mondays_from(70, 13)
+    calls[job] *= 3
+    wrong_flag = {("acme", DAYS[i], "volume_drop") for i in job[:4]}
+    other_partner = {("zenith", DAYS[i], "volume_spike") for i in job[:4]}
+
+    assert len(flagged(detect_reviewed(calls, wrong_flag))) == len(job)
+    assert len(flagged(detect_reviewed(calls, other_partner))) == len(job)
+
+
+def test_a_dismissed_day_in_the_history_before_the_range_still_counts_as_normal():
+    """A daily run reads weeks of history: dismissals there apply as in a full pass."""
+    calls = steady_calls()
+    job = mondays_from(70, 13)
+    calls[job] *= 3
+    dismissed = {("acme", DAYS[i], "volume_spike") for i in job[:4]}
+    daily = pl.DataFrame(
+        {"date": DAYS, "partner_id": "acme", "calls": calls.astype(np.int64), "items": 1}
+    )
+    target = DAYS[job[8]]
+    settings = DetectorSettings(defaults=VolumeThresholds(metrics=["calls"]))
+
+    alone = volume_flags(daily, settings, start=target, end=target, dismissed=dismissed)
+    unreviewed = volume_flags(daily, settings, start=target, end=target)
+
+    assert alone.flags.is_empty()
+    assert flagged(unreviewed) == [(target, "volume_spike")]

@@ -12,6 +12,7 @@ import pytest
 
 from callaudit.pipelines.cli import build_parser, main
 from tests.conftest import SAMPLE_START
+from tests.services import free_port
 
 ONE_WEEK = ["--start", "2022-03-01", "--end", "2022-03-07"]
 
@@ -52,6 +53,8 @@ def one_line(err: str) -> str:
         (["backfill", "--start", "1/3/2022", "--end", "2022-03-01"], "YYYY-MM-DD form"),
         (["backfill", "--start", "2022-03-01"], "the following arguments are required: --end"),
         (["report", "--year", "22"], "not a year in YYYY form"),
+        (["report", "--start", "2022-04-31", "--end", "2022-06-30"], "no such day: 2022-04-31"),
+        (["verify", "--year", "twenty"], "not a year in YYYY form"),
         (["generate", "--scale", "0"], "--scale: must be above 0"),
         (["dev", "--port", "x"], "--port: not a whole number"),
     ],
@@ -98,6 +101,27 @@ def test_a_bad_setting_in_the_environment_is_named(workdir, capsys, monkeypatch)
     assert one_line(err) == "callaudit: CALLAUDIT_WORKERS='many': must be a whole number"
 
 
+def test_a_deployment_that_cannot_be_reached_is_named(workdir, capsys, sample_archive):
+    port = free_port()  # nothing listens there
+    archive = str(sample_archive / "raw")
+    contracts = str(sample_archive / "contracts.yaml")
+    argv = ["backfill", *ONE_WEEK, "--archive", archive, "--contracts", contracts]
+    status, _, err = run(capsys, *argv, "--submit", "--dagster-url", f"http://127.0.0.1:{port}")
+    assert status == 1
+    line = one_line(err)
+    assert f"cannot reach the Dagster webserver at http://127.0.0.1:{port}" in line
+    assert list(workdir.iterdir()) == []
+
+
+def test_chunk_days_belong_to_local_runs_not_to_a_deployment(workdir, capsys, sample_archive):
+    archive = str(sample_archive / "raw")
+    contracts = str(sample_archive / "contracts.yaml")
+    argv = ["backfill", *ONE_WEEK, "--archive", archive, "--contracts", contracts]
+    status, _, err = run(capsys, *argv, "--submit", "--chunk-days", "7")
+    assert status == 1
+    assert "CALLAUDIT_BACKFILL_RUN_DAYS" in one_line(err)
+
+
 def test_every_option_of_every_command_is_explained_in_help():
     parser = build_parser()
     commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
@@ -117,7 +141,7 @@ def test_backfill_help_says_what_start_and_end_are(capsys):
 def test_the_installed_command_answers_help():
     command = Path(sys.executable).with_name("callaudit")
     result = subprocess.run([str(command), "--help"], capture_output=True, text=True, check=True)
-    for name in ("generate", "backfill", "report", "evaluate", "dev"):
+    for name in ("generate", "backfill", "report", "verify", "evaluate", "dev"):
         assert name in result.stdout
 
 
@@ -175,3 +199,47 @@ def test_a_report_is_rebuilt_with_its_path_and_headline(backfilled, capsys, monk
     path, headline = out.splitlines()[:2]
     assert path == str(folder / "data" / "reports" / "2022" / "report.html")
     assert headline.startswith("Partial year: this 2022 report covers 2022-03-01 to 2022-03-07")
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["report"], "give --year YYYY, or --start DAY and --end DAY"),
+        (["report", "--start", "2022-04-01"], "give --year YYYY, or --start DAY and --end DAY"),
+        (
+            ["report", "--year", "2022", "--start", "2022-04-01"],
+            "--year or --start/--end, not both",
+        ),
+        (["report", "--start", "2022-06-30", "--end", "2022-04-01"], "--end 2022-04-01 is before"),
+        (["verify"], "give --year YYYY, or --start DAY and --end DAY"),
+    ],
+)
+def test_a_report_period_is_a_year_or_a_start_and_an_end(workdir, capsys, argv, says):
+    status, _, err = run(capsys, *argv)
+    assert status == 1
+    assert says in one_line(err)
+    assert list(workdir.iterdir()) == []
+
+
+def test_a_quarter_is_reported_in_its_own_folder(backfilled, capsys, monkeypatch):
+    folder, _ = backfilled
+    monkeypatch.chdir(folder)
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    status, out, err = run(capsys, "report", "--start", "2022-03-02", "--end", "2022-03-05")
+    assert status == 0, err
+    path, headline = out.splitlines()[:2]
+    assert path == str(folder / "data" / "reports" / "2022-03-02_2022-03-05" / "report.html")
+    assert headline.startswith("Report for 2022-03-02 to 2022-03-05: 4 days, every one with data.")
+    summary = json.loads((Path(path).parent / "summary.json").read_text())
+    assert summary["validation"]["days_validated"] == 4
+    assert summary["provenance"]["report_run"]  # built by a recorded Dagster run
+
+
+def test_a_report_just_rebuilt_verifies(backfilled, capsys, monkeypatch):
+    folder, _ = backfilled
+    monkeypatch.chdir(folder)
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    assert run(capsys, "report", "--year", "2022")[0] == 0
+    status, out, err = run(capsys, "verify", "--year", "2022")
+    assert status == 0, out + err
+    assert out.splitlines()[-1].startswith("report 2022 verified:")

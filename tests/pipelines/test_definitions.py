@@ -29,6 +29,7 @@ DEPLOYMENTS = {
         first_day=dt.date(2022, 1, 1), last_day=dt.date(2022, 12, 31)
     ),
     "automation_running": settings_for_test(automation="running", nightly_cron="30 3 * * *"),
+    "celery_workers": settings_for_test(backfill_run_days=3),
 }
 
 

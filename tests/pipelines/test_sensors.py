@@ -6,7 +6,12 @@ import dagster as dg
 import pytest
 
 from callaudit.pipelines.sensors import years_of_run
-from callaudit.pipelines.tags import DATA_VERSION_TAG, KIND_TAG
+from callaudit.pipelines.tags import (
+    DATA_VERSION_TAG,
+    KIND_TAG,
+    PARTITION_RANGE_END_TAG,
+    PARTITION_RANGE_START_TAG,
+)
 from tests.graph import default_definitions
 from tests.pipelines.conftest import OLD_DAYS, mark_processed, write_day
 
@@ -62,6 +67,25 @@ def test_a_late_file_in_an_old_day_requests_exactly_that_day(instance, config, a
     assert requested_days(data) == [OLD_DAYS[1].isoformat()]
     assert data.run_requests[0].tags[KIND_TAG] == "late-data"
     assert list(raw_versions(data)) == [OLD_DAYS[1].isoformat()]
+
+
+def test_a_late_day_another_run_is_writing_is_left_for_a_later_tick(instance, config, archive):
+    mark_processed(instance, *OLD_DAYS)
+    first = tick(instance, config)
+    write_day(archive, OLD_DAYS[1], name="late-0.parquet")
+    backfill = dg.DagsterRun(
+        job_name="daily_job",
+        status=dg.DagsterRunStatus.STARTED,
+        tags={PARTITION_RANGE_START_TAG: "2022-03-01", PARTITION_RANGE_END_TAG: "2022-03-31"},
+    )
+    instance.add_run(backfill)
+
+    busy = tick(instance, config, first.cursor)
+    instance.report_run_failed(backfill)  # the backfill ends
+    later = tick(instance, config, busy.cursor)
+
+    assert requested_days(busy) == []
+    assert requested_days(later) == [OLD_DAYS[1].isoformat()]
 
 
 def test_a_modified_file_requests_its_day(instance, config, archive):

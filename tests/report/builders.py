@@ -7,7 +7,8 @@ import polars as pl
 
 from callaudit import warehouse
 from callaudit.contracts import Contracts, parse_contracts
-from callaudit.schema import ANOMALY_FLAGS, INGEST_DAILY, NETWORK_DAILY, USAGE_DAILY
+from callaudit.schema import ANOMALY_FLAGS, INGEST_DAILY, NETWORK_DAILY, PARTNER_DAILY, USAGE_DAILY
+from callaudit.validation.reconcile import usage_rollup
 
 CONTRACTS_YAML = """\
 currency: USD
@@ -110,6 +111,15 @@ def write_day(
     warehouse.write_partition(
         wh, NETWORK_DAILY, day, pl.DataFrame(list(network_rows), schema=NETWORK_DAILY.schema)
     )
+    # partner_daily as the daily pass computes it: usage_daily rolled up (the report's
+    # blocking checks reconcile its summary with it before publishing)
+    rolled = usage_rollup(
+        pl.DataFrame(usage_rows, schema=USAGE_DAILY.schema).with_columns(pl.lit(day).alias("date"))
+    ).with_columns(
+        pl.min_horizontal("calls", pl.lit(1)).alias("peak_calls_per_minute"),
+        pl.min_horizontal("calls", pl.lit(1)).alias("distinct_client_ips"),
+    )
+    warehouse.write_partition(wh, PARTNER_DAILY, day, rolled)
     ingest = {
         "files": 1 + len(skipped),
         "rows_read": calls + duplicates + quarantined_null_key,

@@ -65,11 +65,13 @@ def defs():
 def test_build_reports_runs_the_report_job_and_returns_path_and_headline(located, defs, tmp_path):
     with dg.DagsterInstance.ephemeral() as instance:
         built = build_reports(defs, instance, located, [2022])
-    [(path, headline)] = built
-    assert path == str(tmp_path / "reports" / "2022" / "report.html")
-    assert Path(path).exists()
-    assert headline.startswith("Partial year: this 2022 report covers 2022-06-01 to 2022-06-01")
-    assert "Acme's apps called the API 7 times" in headline
+    [report] = built
+    assert report.path == str(tmp_path / "reports" / "2022" / "report.html")
+    assert Path(report.path).exists()
+    assert report.headline.startswith(
+        "Partial year: this 2022 report covers 2022-06-01 to 2022-06-01"
+    )
+    assert "Acme's apps called the API 7 times" in report.headline
 
 
 def test_build_reports_for_a_year_without_data_says_so(located, defs):

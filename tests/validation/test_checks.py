@@ -6,6 +6,7 @@ import polars as pl
 from callaudit import warehouse
 from callaudit.assets.checks import anomaly_flags_checks, check_result, daily_table_checks
 from callaudit.assets.resources import AuditResource
+from callaudit.pipelines.backfill import _first_error as first_error
 from callaudit.pipelines.tags import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG
 from callaudit.validation import failed_days
 from callaudit.validation.outcome import CheckReport, Finding
@@ -83,7 +84,7 @@ def test_a_clean_range_run_passes_every_check_and_builds_the_flags(raw_archive):
         tags=range_tags(raw_archive.days),
     )
     checks = evaluations(result)
-    assert len(checks) == 8
+    assert len(checks) == 9  # 7 daily (the data-gap warning among them), 2 on the flags
     assert all(e.passed for e in checks.values()), {
         n: e.description for n, e in checks.items() if not e.passed
     }
@@ -113,6 +114,26 @@ def test_a_blocking_failure_keeps_anomaly_flags_from_running_and_names_the_day(c
         in suite.metadata["failed_expectations"].value
     )
     assert list(failed_days(clean.url, clean.days)) == [bad]
+
+
+def test_a_failed_blocking_check_is_one_line_naming_day_expectation_column_and_value(clean):
+    bad = clean.days[2]
+    clean.corrupt("partner_daily", bad, lambda f: f.with_columns(pl.col("calls") * 2))
+    result = dg.materialize(
+        [daily_tables, anomaly_flags, *DAILY_CHECKS],
+        selection=dg.AssetSelection.checks(*DAILY_CHECKS)
+        | dg.AssetSelection.assets("anomaly_flags"),
+        resources=resources(clean),
+        tags=range_tags(clean.days),
+        raise_on_error=False,
+    )
+
+    line = first_error(result)  # what `callaudit backfill` prints after "failed: "
+
+    assert "\n" not in line
+    assert line.startswith("blocking check failed: partner_daily: partner_daily_matches_usage:")
+    assert f"first {bad}: partner_daily_equals_usage_daily_rolled_up(calls, " in line
+    assert "(2 row(s), e.g. partner_id=acme, partner_daily_vs_usage=calls 52 vs 26)" in line
 
 
 def test_a_nightly_run_records_the_result_for_its_day(clean):

@@ -126,7 +126,7 @@ def test_an_unknown_flag_name_fails_the_flag_suite_and_is_named(clean):
     report = validate_flags(clean.url, clean.days, KNOWN)["anomaly_flags_suite"]
     [finding] = report.failures()
     assert finding.label == "expect_column_values_to_be_in_set(flag)"
-    assert finding.sample == ("flag=made_up_flag",)
+    assert finding.sample == ("flag=made_up_flag, partner_id=acme, metric=calls",)
 
 
 def test_an_unknown_partner_without_a_flag_fails_naming_the_partner(clean):

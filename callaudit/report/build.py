@@ -1,0 +1,194 @@
+"""Building a report: refuse what must not be stated, then gather, account and write.
+
+A report's numbers go into letters, so before anything is written it refuses, naming
+the days, a period where
+
+- a day failed validation (a critical expectation in ``validation_results``),
+- a day with data has no anomaly_flags partition (flags missing), or
+- a day's flags are stale: computed with another contracts.yaml, other detection
+  settings or other dismissed volume flags than the report reads, or before a day of
+  their history was re-run (each flags commit records its inputs;
+  callaudit.flags.freshness judges them). Flags that recorded no inputs (written by
+  hand, or before inputs were recorded) are not judged.
+
+Then it gathers the figures, reads the validation of every day of the period, computes
+the provenance (content hashes of the inputs) and writes the files. The yearly asset and
+the period job both call :func:`build_report`; they only add what the Dagster instance
+knows (the runs that built the days).
+"""
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from callaudit import warehouse
+from callaudit.contracts import load_contracts_hashed
+from callaudit.dates import days_between
+from callaudit.flags import freshness
+from callaudit.flags.settings import load_detection_settings
+from callaudit.provenance import collect_provenance
+from callaudit.report.figures import NoDataError, Period, Report, coverage, gather, no_data_message
+from callaudit.report.numbers import compact_days
+from callaudit.report.write import ReportFiles, write_report
+from callaudit.reviews import Reviews, load_reviews_for
+from callaudit.schema import ANOMALY_FLAGS, INGEST_DAILY
+from callaudit.settings import Settings
+from callaudit.validation.results import failed_days, range_validation
+from callaudit.validation.summary_checks import validate_summary
+
+#: Days named in a refusal; the rest are counted.
+NAMED_DAYS = 5
+
+
+class ReportRefused(ValueError):
+    """The period holds days a report must not state numbers from; the message names them."""
+
+    def __init__(self, message: str, days: Sequence[dt.date]) -> None:
+        super().__init__(message)
+        self.days = sorted(days)
+
+
+@dataclass
+class BuiltReport:
+    report: Report
+    files: ReportFiles
+
+
+def days_with_data(warehouse_url: str, period: Period) -> list[dt.date]:
+    """The period's days that have an ingest_daily partition."""
+    return [
+        d
+        for d in warehouse.partition_days(warehouse_url, INGEST_DAILY)
+        if period.start <= d <= period.end
+    ]
+
+
+def _named(days: Mapping[dt.date, list[str]] | Sequence[dt.date]) -> str:
+    if isinstance(days, Mapping):
+        shown = [f"{d}: {', '.join(labels[:2])}" for d, labels in sorted(days.items())[:NAMED_DAYS]]
+        more = len(days) - NAMED_DAYS
+        return "; ".join(shown) + (f"; and {more} more" if more > 0 else "")
+    return compact_days(list(days), limit=NAMED_DAYS)
+
+
+def stale_flags(
+    warehouse_url: str, days: Sequence[dt.date], inputs: freshness.FlagInputs
+) -> dict[dt.date, str]:
+    """The ``days`` whose recorded flag inputs no longer match ``inputs``, with why.
+    Days whose flags recorded no inputs are not judged."""
+    manifests = warehouse.day_manifests(warehouse_url, freshness.FLAGS, days=days)
+    recorded = [d for d, m in manifests.items() if (m.info or {}).get(freshness.INPUTS)]
+    return freshness.stale_flag_days(warehouse_url, recorded, inputs)
+
+
+def flag_inputs(
+    settings: Settings, contracts_sha256: str, reviews: Reviews
+) -> freshness.FlagInputs:
+    """The inputs flags are computed from, as they are now."""
+    detection = load_detection_settings(settings.detection or None)
+    return freshness.FlagInputs(
+        contracts_sha256, freshness.detection_sha256(detection), reviews.dismissed_volume()
+    )
+
+
+def refusal(
+    warehouse_url: str,
+    period: Period,
+    inputs: freshness.FlagInputs | None = None,
+) -> ReportRefused | None:
+    """Why a report of ``period`` must not be built, or None. ``inputs``: the flags'
+    inputs as they are now (None: staleness is not judged)."""
+    days = days_with_data(warehouse_url, period)
+    failed = failed_days(warehouse_url, days)
+    flagged = set(warehouse.partition_days(warehouse_url, ANOMALY_FLAGS))
+    missing = [d for d in days if d not in flagged]
+    stale = stale_flags(warehouse_url, days, inputs) if inputs is not None else {}
+    reasons = []
+    if failed:
+        reasons.append(f"{len(failed)} day(s) failed validation ({_named(failed)})")
+    if missing:
+        reasons.append(f"{len(missing)} day(s) have no flags ({_named(missing)})")
+    if stale:
+        why = sorted(set(stale.values()))
+        reasons.append(
+            f"{len(stale)} day(s) have stale flags, {'; '.join(why)} ({_named(sorted(stale))})"
+        )
+    if not reasons:
+        return None
+    bad = sorted(set(failed) | set(missing) | set(stale))
+    return ReportRefused(
+        f"not building the {period.title} report: " + "; ".join(reasons) + ". Fix the data and "
+        f"re-run those days (callaudit backfill --start {bad[0]} --end {bad[-1]}).",
+        bad,
+    )
+
+
+def build_report(
+    settings: Settings,
+    period: Period,
+    *,
+    runs: Sequence[dict] = (),
+    report_run: str | None = None,
+    pdf: bool = True,
+) -> BuiltReport:
+    """Refuse, gather, validate, fingerprint and write the report of ``period``.
+
+    Raises NoDataError when the period has no day with data and ReportRefused when a day
+    failed validation or has missing or stale flags.
+    """
+    span = coverage(settings.warehouse, period)
+    if span is None:
+        raise NoDataError(no_data_message(settings.warehouse, period))
+    contracts, contracts_sha256 = load_contracts_hashed(settings.contracts)
+    reviews = load_reviews_for(settings)
+    refused = refusal(settings.warehouse, period, flag_inputs(settings, contracts_sha256, reviews))
+    if refused is not None:
+        raise refused
+    report = gather(settings.warehouse, contracts, period, reviews=reviews)
+    if settings.fail_on_gaps and report.data_quality.missing_days:
+        missing = report.data_quality.missing_days
+        raise ReportRefused(
+            f"not building the {period.title} report: {len(missing)} day(s) have no data "
+            f"({_named(missing)}), and data gaps are fatal (--fail-on-gaps, "
+            "CALLAUDIT_FAIL_ON_GAPS=1)",
+            missing,
+        )
+    report.validation = range_validation(
+        settings.warehouse, days_with_data(settings.warehouse, period)
+    )
+    report.provenance = collect_provenance(
+        archive=settings.archive,
+        contracts=settings.contracts,
+        reviews=settings.reviews_location,
+        warehouse=settings.warehouse,
+        days=days_between(report.start, report.end),
+        runs=runs,
+        report_run=report_run,
+        workers=settings.workers,
+    )
+    report.generated_at = report.provenance.generated_at
+    files = write_report(
+        report,
+        settings.reports,
+        pdf=pdf,
+        before_publish=lambda summary: _refuse_failed_summary(summary, settings, period),
+    )
+    return BuiltReport(report, files)
+
+
+def _refuse_failed_summary(summary: dict, settings: Settings, period: Period) -> None:
+    """The blocking checks of a year's summary.json, run on the set written aside: a
+    failure refuses the report before it replaces the published one."""
+    if period.year is None:
+        return
+    failed = [
+        check.summary()
+        for check in validate_summary(summary, settings.warehouse, period.year).values()
+        if not check.success
+    ]
+    if failed:
+        raise ReportRefused(
+            f"not publishing the {period.title} report, the previous one is kept: "
+            + "; ".join(failed),
+            [],
+        )
