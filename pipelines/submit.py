@@ -20,6 +20,7 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from callaudit.assets.flags import BACKFILL_END_TAG
 from callaudit.pipelines.tags import (
     KIND_TAG,
     PARTITION_RANGE_END_TAG,
@@ -143,7 +144,12 @@ def backfill_params(
     return {
         "partitionsByAssets": targets,
         "runConfigData": run_config,
-        "tags": [{"key": KIND_TAG, "value": "backfill"}],
+        # A chunk leaves the flag days up to the range's end that depend on it to their
+        # own chunk: parallel chunks would otherwise recompute each other's days.
+        "tags": [
+            {"key": KIND_TAG, "value": "backfill"},
+            {"key": BACKFILL_END_TAG, "value": end.isoformat()},
+        ],
         "title": f"callaudit {start}..{end}",
     }
 
