@@ -18,7 +18,15 @@ from callaudit.assets.metadata import markdown_table
 from callaudit.assets.raw import PARTNER_CONTRACTS
 from callaudit.assets.resources import AuditResource
 from callaudit.dates import days_of_partition_keys
-from callaudit.schema import ANOMALY_FLAGS, INGEST_DAILY, PARTNER_DAILY, USAGE_DAILY
+from callaudit.progress import phase
+from callaudit.schema import (
+    ANOMALY_FLAGS,
+    INGEST_DAILY,
+    NETWORK_DAILY,
+    PARTNER_DAILY,
+    QUARANTINE,
+    USAGE_DAILY,
+)
 from callaudit.validation import (
     CheckReport,
     record_findings,
@@ -156,6 +164,35 @@ DAILY_CHECK_SPECS = [
         ),
     ),
     dg.AssetCheckSpec(
+        table_checks.NETWORK_SUITE,
+        asset=NETWORK_DAILY.name,
+        blocking=True,
+        description=(
+            _suite_description(NETWORK_DAILY.name)
+            + " A day without restricted-network access has no row, which is fine."
+        ),
+    ),
+    dg.AssetCheckSpec(
+        table_checks.QUARANTINE_SUITE,
+        asset=QUARANTINE.name,
+        blocking=True,
+        description=(
+            "Great Expectations suite `expectations/quarantine.json` on every day of the run: "
+            "columns, a known reason, a detail and a source file on every rejected row, rows "
+            "per day within bounds."
+        ),
+    ),
+    dg.AssetCheckSpec(
+        table_checks.QUARANTINE_MATCHES_INGEST,
+        asset=QUARANTINE.name,
+        blocking=True,
+        additional_deps=[INGEST_DAILY.name],
+        description=(
+            "Exact: per day and reason, the rows in quarantine equal ingest_daily's "
+            "quarantined_<reason>: no rejected row is lost or written twice."
+        ),
+    ),
+    dg.AssetCheckSpec(
         table_checks.NO_DATA_GAPS,
         asset=INGEST_DAILY.name,
         blocking=False,
@@ -184,13 +221,14 @@ def _publish(
 @dg.multi_asset_check(
     specs=DAILY_CHECK_SPECS,
     name="daily_table_checks",
-    description="Validates usage_daily, partner_daily and ingest_daily for the run's days.",
+    description="Validates the five day tables for the run's days.",
 )
 def daily_table_checks(context: dg.AssetCheckExecutionContext, audit: AuditResource):
     days = run_days(context)
     warehouse_url = audit.settings().warehouse
-    reports = validate_daily_tables(warehouse_url, days)
-    yield from _publish(context, warehouse_url, reports)
+    with phase("checks", f"daily tables of {len(days)} days", enabled=audit.progress):
+        reports = validate_daily_tables(warehouse_url, days)
+        yield from _publish(context, warehouse_url, reports)
 
 
 FLAG_CHECK_SPECS = [
@@ -226,8 +264,9 @@ def anomaly_flags_checks(context: dg.AssetCheckExecutionContext, audit: AuditRes
     days = run_days(context)
     days += recomputed_flag_days(warehouse_url, days[-1], context.run.run_id)
     known = [p.id for p in audit.load_contracts().partners]
-    reports = validate_flags(warehouse_url, days, known)
-    yield from _publish(context, warehouse_url, reports)
+    with phase("checks", f"anomaly_flags of {len(days)} days", enabled=audit.progress):
+        reports = validate_flags(warehouse_url, days, known)
+        yield from _publish(context, warehouse_url, reports)
 
 
 def report_summary_checks(asset: dg.AssetKey) -> dg.AssetChecksDefinition:

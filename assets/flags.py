@@ -1,12 +1,15 @@
 """anomaly_flags: agreement breaches and volume anomalies, one partition per day.
 
-A day's statistical flags need the partner's previous weeks, so the asset declares a
-time-window dependency on earlier partner_daily partitions: Dagster knows a flag day is
-stale when its history changes. A ranged run (a backfill chunk) computes all its days
-in one pass and writes one partition file per day (callaudit.flags.flag_range).
-
-The history window declared to Dagster and the one the run reads are one value,
-computed from the detection settings when the definitions are built.
+A day's statistical flags need the partner's previous weeks, which the run reads
+itself (``history_days``, from the detection settings, in the asset's metadata). To
+Dagster a flag day depends on the same day of partner_daily only: declared as a window
+over earlier days, a backfill of a range selected in the UI would also select the flags
+of every later day whose window covers it, and the next year's report (Dagster issue
+13255). A deployment whose daemon splits backfills for parallel workers keeps the
+window, which orders the chunks (``_history_dep``). The later days are not forgotten: a run recomputes the flags of the later days
+whose history it changed and records them (callaudit.flags.flag_range and freshness;
+the report refuses flags older than their history). A ranged run (a backfill chunk)
+computes all its days in one pass and writes one partition file per day.
 
 Flags depend on contracts.yaml and on the analysts' dismissed volume flags
 (flag_reviews.yaml): each materialization records the contracts' SHA-256 and the
@@ -20,7 +23,7 @@ import datetime as dt
 import dagster as dg
 import polars as pl
 
-from callaudit.assets.metadata import OWNERS, markdown_table, table_metadata
+from callaudit.assets.metadata import OWNERS, markdown_table, run_level, table_metadata
 from callaudit.assets.partitions import GraphPartitions
 from callaudit.assets.raw import FLAG_REVIEWS, PARTNER_CONTRACTS
 from callaudit.assets.resources import AuditResource
@@ -30,17 +33,24 @@ from callaudit.flags.detect import FlagResult, history_days_needed
 from callaudit.flags.flag_range import flag_range
 from callaudit.flags.freshness import FlagInputs, detection_sha256
 from callaudit.flags.settings import DetectorSettings
+from callaudit.progress import phase
 from callaudit.reviews import dismissed_in
 from callaudit.schema import ANOMALY_FLAGS, DATE_COLUMN, NETWORK_DAILY, PARTNER_DAILY, USAGE_DAILY
 
 DESCRIPTION = (
     "One row per flag raised for a partner on a day: rule breaches of the agreement in "
     "force (no_agreement, unauthorized_app, unauthorized_endpoint, daily_call_limit, "
-    "monthly_item_limit, rate_limit, restricted_network) and volume_spike / volume_drop "
-    "against the partner's own history (robust, day-of-week seasonal). Each row says "
+    "monthly_item_limit, rate_limit, restricted_network), the warning monthly_item_pace "
+    "(month-to-date items on a pace to cross the monthly limit before the month ends) "
+    "and volume_spike / volume_drop against the partner's own history (robust, "
+    "day-of-week seasonal). Each row says "
     "what was observed, the threshold or expectation, and a line a reader can quote."
 )
 
+
+#: Metadata of a flag day recomputed because an earlier day it depends on was re-run:
+#: the days of that run.
+RECOMPUTED_WITH = "recomputed_with"
 
 #: Metadata of each anomaly_flags materialization naming the inputs its flags used.
 CONTRACTS_SHA256 = "contracts_sha256"
@@ -64,12 +74,7 @@ def build_anomaly_flags(
         backfill_policy=partitions.backfill_policy,
         metadata={**table_metadata(ANOMALY_FLAGS), "history_days": history_days},
         deps=[
-            dg.AssetDep(
-                PARTNER_DAILY.name,
-                partition_mapping=dg.TimeWindowPartitionMapping(
-                    start_offset=-history_days, allow_nonexistent_upstream_partitions=True
-                ),
-            ),
+            _history_dep(partitions, history_days),
             USAGE_DAILY.name,
             NETWORK_DAILY.name,
             PARTNER_CONTRACTS,
@@ -85,18 +90,19 @@ def build_anomaly_flags(
         contracts, contracts_sha256 = load_contracts_hashed(settings.contracts)
         for warning in contracts_warnings(contracts, settings.contracts):
             context.log.warning(warning)
-        run = flag_range(
-            settings.warehouse,
-            days,
-            contracts,
-            detection,
-            history_days=history_days,
-            inputs=FlagInputs(
-                contracts_sha256, detection_sha256(detection), reviews.dismissed_volume()
-            ),
-            covered_until=_covered_until(context),
-            run_id=context.run.run_id,
-        )
+        with phase("flags", f"{len(days)} days and their dependents", enabled=audit.progress):
+            run = flag_range(
+                settings.warehouse,
+                days,
+                contracts,
+                detection,
+                history_days=history_days,
+                inputs=FlagInputs(
+                    contracts_sha256, detection_sha256(detection), reviews.dismissed_volume()
+                ),
+                covered_until=_covered_until(context),
+                run_id=context.run.run_id,
+            )
         result = run.result
         if run.dependents:
             context.log.info(
@@ -109,7 +115,7 @@ def build_anomaly_flags(
                         asset_key=ANOMALY_FLAGS.name,
                         partition=day.isoformat(),
                         metadata={
-                            "recomputed_with": dg.MetadataValue.text(f"{days[0]}..{days[-1]}"),
+                            RECOMPUTED_WITH: dg.MetadataValue.text(f"{days[0]}..{days[-1]}"),
                             "dagster/row_count": result.for_day(day).height,
                         },
                     )
@@ -122,9 +128,32 @@ def build_anomaly_flags(
             DISMISSED_APPLIED: dg.MetadataValue.text("\n".join(applied)),
             "dependent_days_recomputed": len(run.dependents),
         }
-        return dg.MaterializeResult(metadata={**_flag_metadata(result, run.written), **inputs})
+        for day in run.days:  # each partition gets its day's flags over the run's totals
+            context.add_asset_metadata(
+                _day_flag_metadata(result.for_day(day)), partition_key=day.isoformat()
+            )
+        return dg.MaterializeResult(
+            metadata={**run_level(_flag_metadata(result, run.written)), **inputs}
+        )
 
     return anomaly_flags
+
+
+def _history_dep(partitions: GraphPartitions, history_days: int) -> dg.AssetDep | str:
+    """partner_daily as the flags depend on it for Dagster. One machine (a backfill is
+    one run, or the CLI's chunks in order): the same day, so a range selected in the UI
+    is exactly the range that runs. A deployment whose daemon splits backfills into runs
+    for parallel workers (``backfill_run_days``): the history window, so the daemon
+    starts a chunk's flags only once the tables of its whole history are written; there
+    a UI backfill also selects the later flag days whose window covers the range."""
+    if partitions.backfill_policy.max_partitions_per_run is None:
+        return PARTNER_DAILY.name
+    return dg.AssetDep(
+        PARTNER_DAILY.name,
+        partition_mapping=dg.TimeWindowPartitionMapping(
+            start_offset=-history_days, allow_nonexistent_upstream_partitions=True
+        ),
+    )
 
 
 #: Run tag of a backfill's chunk runs: the backfill's last day. A chunk then leaves the
@@ -137,19 +166,33 @@ def _covered_until(context: dg.AssetExecutionContext) -> dt.date | None:
     return dt.date.fromisoformat(end) if end else None
 
 
-def _flag_metadata(result: FlagResult, days: list) -> dict:
-    flags = result.flags
+def _by_kind(flags: pl.DataFrame) -> dg.MetadataValue:
     by_kind = flags.group_by("flag").agg(
         pl.len().alias("flags"), pl.col("partner_id").n_unique().alias("partners")
     )
+    return markdown_table(
+        ["flag", "flags", "partners"],
+        by_kind.sort(["flags", "flag"], descending=[True, False]).rows(),
+    )
+
+
+def _day_flag_metadata(flags: pl.DataFrame) -> dict:
+    """One day's flags, recorded on its partition."""
+    return {
+        "dagster/row_count": flags.height,
+        "partners_flagged": flags["partner_id"].n_unique() if flags.height else 0,
+        "flags_by_kind": _by_kind(flags),
+    }
+
+
+def _flag_metadata(result: FlagResult, days: list) -> dict:
+    flags = result.flags
     examples = flags.sort("score", descending=True, nulls_last=True).head(10)
     return {
         "dagster/row_count": flags.height,
         "days": dg.MetadataValue.text(f"{days[0]} .. {days[-1]}"),
         "partners_flagged": flags["partner_id"].n_unique() if flags.height else 0,
-        "flags_by_kind": markdown_table(
-            ["flag", "flags", "partners"], by_kind.sort("flags", descending=True).rows()
-        ),
+        "flags_by_kind": _by_kind(flags),
         "examples": markdown_table(
             ["date", "partner", "flag", "detail"],
             examples.select(DATE_COLUMN, "partner_id", "flag", "detail").rows(),

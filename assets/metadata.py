@@ -41,3 +41,15 @@ def markdown_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> 
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
     return dg.MetadataValue.md("\n".join(lines))
+
+
+def run_level(metadata: dict) -> dict:
+    """A ranged run's totals under ``run_`` names. Dagster records the run's metadata on
+    every partition it materialised; the day's own figures, added per partition under
+    the plain names (``dagster/row_count`` ...), then win, and the totals still read as
+    the run's. Timings (``seconds_*``) keep their names: benchmarks read them, and they
+    are the run's anyway."""
+    return {
+        key if key.startswith("seconds_") else f"run_{key.removeprefix('dagster/')}": value
+        for key, value in metadata.items()
+    }

@@ -1,10 +1,11 @@
 """Partitions of the asset graph: UTC days for the day-grain tables, years for reports.
 
-Built from the settings when the definitions are built, never at import. Daily
-partitions run from ``first_day`` to today; a closed archive (an audit of a past year,
-the demo) sets ``last_day`` so the graph has exactly its days: partition status is then
-all green when it is all done, and nothing downstream of the last day (flags of later
-days, next year's report) is proposed.
+Built from the settings when the definitions are built, never at import. The days
+come from ``first_day`` and ``last_day`` when set, otherwise from the archive's day
+folders (Settings.with_partition_window): a closed archive (an audit of a past year,
+the demo) gets exactly its days, so partition status is all green when it is all done
+and nothing after its last day (next year's report) is proposed; an archive still being
+written keeps an open end, up to today, for the nightly schedule.
 """
 
 import datetime as dt
@@ -33,7 +34,10 @@ class GraphPartitions:
 
 
 def build_partitions(settings: Settings) -> GraphPartitions:
-    first, last = settings.first_day, settings.last_day
+    """The partitions for ``settings``, its unset days taken from the archive."""
+    window = settings.with_partition_window()
+    first, last = window.first_day, window.last_day
+    assert first is not None  # with_partition_window always sets it
     daily = dg.DailyPartitionsDefinition(
         start_date=first.isoformat(),
         # end_date is exclusive

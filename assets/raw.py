@@ -6,40 +6,69 @@ versions are recorded as observations by ``late_data_sensor`` (pipelines/sensors
 which lists the archive once per tick: a day's version is a fingerprint of its files'
 names, sizes and modification times (callaudit/archive_scan.py), the agreements
 file's version a hash of its content. Observing from the sensor keeps one listing per
-scan for every day, rather than one observation run per partition.
+scan for every day, rather than one observation run per partition. A run of the daily
+tables also records one observation for each day it reads, from one listing of the
+archive taken before reading (``record_days_read``): a backfill leaves raw_call_logs
+observed (and, for days with files, reported materialised by the log shipper) for
+every day it read, even with the sensor stopped.
 """
 
-import dagster as dg
+import datetime as dt
+from collections.abc import Sequence
 
+import dagster as dg
+from dagster._core.definitions.external_asset import create_external_asset_from_source_asset
+
+from callaudit.archive_scan import NO_FILES, DayFiles, scan_days
 from callaudit.assets.metadata import OWNERS
+from callaudit.assets.resources import AUDIT_RESOURCE_KEY
 
 RAW_CALL_LOGS = dg.AssetKey("raw_call_logs")
 PARTNER_CONTRACTS = dg.AssetKey("partner_contracts")
 FLAG_REVIEWS = dg.AssetKey("flag_reviews")
 
 
-def build_raw_call_logs(daily: dg.PartitionsDefinition) -> dg.AssetSpec:
-    """The archive, one partition per day folder."""
-    return dg.AssetSpec(
+def build_raw_call_logs(daily: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    """The archive, one partition per day folder, observable: the UI shows it observed
+    (its data version per day) instead of a "0% filled" bar a source never fills, and
+    "Observe" records every day's fingerprint from one listing."""
+
+    @dg.observable_source_asset(
         key=RAW_CALL_LOGS,
         description=(
             "The platform's raw API call logs: hive-style daily folders "
             "`<archive>/date=YYYY-MM-DD/*.parquet` written by the log shipper (at-least-once, "
             "late files possible). Read-only input of callaudit. Each day's data version is a "
-            "fingerprint of its files (names, sizes, modification times), recorded by "
-            "`late_data_sensor`: when files arrive late, the day's downstream partitions turn "
-            "stale and the sensor re-runs that day."
+            "fingerprint of its files (names, sizes, modification times), recorded by every "
+            "run that reads the day and by `late_data_sensor`: when files arrive late, the "
+            "day's downstream partitions turn stale and the sensor re-runs that day."
         ),
         group_name="ingest",
-        owners=OWNERS,
-        kinds={"parquet", "s3"},
         partitions_def=daily,
+        required_resource_keys={AUDIT_RESOURCE_KEY},
         metadata={
             "layout": dg.MetadataValue.md(
                 "`<archive>/date=YYYY-MM-DD/*.parquet`, one folder per UTC day"
             ),
-            "observed_by": dg.MetadataValue.text("late_data_sensor"),
+            "observed_by": dg.MetadataValue.text("daily_tables runs, late_data_sensor"),
         },
+    )
+    def raw_call_logs(context) -> dg.DataVersionsByPartition:
+        archive = context.resources.audit.settings().archive
+        keys = set(daily.get_partition_keys())
+        return dg.DataVersionsByPartition(
+            {
+                day.isoformat(): seen.fingerprint
+                for day, seen in scan_days(archive).items()
+                if day.isoformat() in keys
+            }
+        )
+
+    # Owners and kinds are attributes of an asset definition, not of a source asset:
+    # Dagster's own conversion (what Definitions does with a source asset) gives one.
+    observable = create_external_asset_from_source_asset(raw_call_logs)
+    return observable.map_asset_specs(
+        lambda spec: spec.replace_attributes(owners=OWNERS, kinds={"parquet", "s3"})
     )
 
 
@@ -72,3 +101,48 @@ flag_reviews = dg.AssetSpec(
     owners=OWNERS,
     kinds={"yaml"},
 )
+
+
+#: Dagster's tag for the data version an observation records.
+DATA_VERSION_TAG = "dagster/data_version"
+
+
+def raw_day_observation(day: dt.date, seen: DayFiles | None) -> dg.AssetObservation:
+    """The observation of one day folder: its files' fingerprint as the data version."""
+    seen = seen or DayFiles(NO_FILES, 0, 0)
+    return dg.AssetObservation(
+        asset_key=RAW_CALL_LOGS,
+        partition=day.isoformat(),
+        tags={DATA_VERSION_TAG: seen.fingerprint},
+        metadata={"files": seen.files, "bytes": seen.bytes},
+    )
+
+
+def record_days_read(
+    context: dg.AssetExecutionContext, archive: str, days: Sequence[dt.date]
+) -> None:
+    """Observe each of ``days`` as this run is about to read it (one listing of the
+    archive), so the UI shows raw_call_logs observed wherever a run read it.
+
+    A day whose folder holds files is also reported materialised, as Dagster's external
+    assets are when another system (here the log shipper) wrote them: the UI counts
+    partitions as filled from materialisations only, so without it the archive reads
+    "0% filled" however many days were read; a data gap (no file) stays unfilled.
+    Dagster reads the inputs' data versions when the step starts; they are read again
+    after these observations, or every table the run writes would look stale against
+    the version it was computed from."""
+    scanned = scan_days(archive)
+    for day in days:
+        seen = scanned.get(day)
+        context.log_event(raw_day_observation(day, seen))
+        if seen is not None and seen.files:
+            context.log_event(
+                dg.AssetMaterialization(
+                    asset_key=RAW_CALL_LOGS,
+                    partition=day.isoformat(),
+                    description="day folder present, read by this run",
+                    metadata={"files": seen.files, "bytes": seen.bytes},
+                )
+            )
+    step = context.op_execution_context.get_step_execution_context()
+    step.wipe_input_asset_version_info(RAW_CALL_LOGS)

@@ -10,14 +10,23 @@ STARTED in the instance forever and would block every later run. callaudit tags 
 runs it executes in its own process with the host and process id; a STARTED run of this
 host whose process is gone is marked failed, with that reason, before the check. Runs
 launched by a daemon or on workers are Dagster's run monitoring's to close.
+
+The instance sees only its own runs: across instances and machines, the day tables'
+step also holds a lock object per day in the warehouse while it writes
+(callaudit.writer_lock, :func:`holding_days`), and is refused, naming the holder, when
+another live writer holds one of its days.
 """
 
 import datetime as dt
 import os
 import socket
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 import dagster as dg
+
+from callaudit import writer_lock
+from callaudit.settings import Settings
 
 #: Tags of a run executed in the process of a callaudit command.
 HOST_TAG = "callaudit/host"
@@ -35,16 +44,6 @@ def process_tags() -> dict[str, str]:
     return {HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid())}
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process: it exists
-        return True
-    return True
-
-
 def close_abandoned_runs(instance: dg.DagsterInstance) -> list[str]:
     """Mark failed the runs of this host left STARTED by a process that no longer exists;
     returns one line per run closed."""
@@ -52,7 +51,11 @@ def close_abandoned_runs(instance: dg.DagsterInstance) -> list[str]:
     host = socket.gethostname()
     for run in instance.get_runs(filters=dg.RunsFilter(statuses=_IN_PROGRESS)):
         pid = run.tags.get(PID_TAG, "")
-        if run.tags.get(HOST_TAG) != host or not pid.isdigit() or _alive(int(pid)):
+        if (
+            run.tags.get(HOST_TAG) != host
+            or not pid.isdigit()
+            or writer_lock.process_alive(int(pid))
+        ):
             continue
         reason = (
             f"the process that executed it (pid {pid} on {host}) is gone: killed or crashed; "
@@ -122,3 +125,50 @@ def overlapping_runs(
         )
         found.append(f"run {run.run_id[:8]} of {span[0]}..{span[1]}{where}")
     return found
+
+
+def run_ended(instance: dg.DagsterInstance) -> writer_lock.Ended:
+    """Why a lock holder's run is over, as ``instance`` knows it: a run of this instance
+    that failed, succeeded or was canceled holds nothing any more (a worker killed on
+    another host, its run failed by run monitoring and retried elsewhere)."""
+
+    def ended(holder: writer_lock.Holder) -> str | None:
+        run = instance.get_run_by_id(holder.run_id) if holder.run_id else None
+        if run is None or not run.is_finished:
+            return None  # running, or another instance's: only its age can tell
+        return f"its run {run.run_id[:8]} ended {run.status.value}"
+
+    return ended
+
+
+@contextmanager
+def holding_days(
+    context: dg.AssetExecutionContext, settings: Settings, days: list[dt.date]
+) -> Iterator[None]:
+    """Hold the warehouse's writer lock of ``days`` while the block writes them; a day
+    another live writer holds (from any instance or machine) fails the step, naming it."""
+    if PID_TAG not in context.run.tags:
+        # A run a daemon launched (DefaultRunLauncher: a subprocess of the code server)
+        # carries no process tags, and Dagster 1.13's run monitoring cannot tell that
+        # launcher's dead workers (it has no check_run_worker_health): tag it here, so a
+        # killed one is closed like the CLI's. The step runs in the run's own process
+        # (the code location's executor is in-process), so this pid is the run's.
+        context.instance.add_run_tags(context.run.run_id, process_tags())
+    notes: list[str] = []
+    try:
+        with writer_lock.holding(
+            settings.warehouse,
+            days,
+            f"run {context.run.run_id[:8]}",
+            stale_after=settings.writer_lock_stale_seconds,
+            notes=notes,
+            run_id=context.run.run_id,
+            ended=run_ended(context.instance),
+        ):
+            for note in notes:
+                context.log.warning(note)
+            yield
+    except writer_lock.DaysLocked as exc:
+        raise dg.Failure(
+            description=f"refusing to write days {days[0]}..{days[-1]}: {exc}"
+        ) from None

@@ -9,13 +9,15 @@ as its own partition files, two days at a time.
 import dagster as dg
 
 from callaudit.archive_scan import OddFolderError, check_folders
-from callaudit.assets.metadata import OWNERS, markdown_table, table_metadata
+from callaudit.assets.metadata import OWNERS, markdown_table, run_level, table_metadata
 from callaudit.assets.partitions import GraphPartitions
-from callaudit.assets.raw import PARTNER_CONTRACTS, RAW_CALL_LOGS
+from callaudit.assets.raw import PARTNER_CONTRACTS, RAW_CALL_LOGS, record_days_read
 from callaudit.assets.resources import AuditResource
-from callaudit.assets.run_guard import close_abandoned_runs, overlapping_runs
+from callaudit.assets.run_guard import close_abandoned_runs, holding_days, overlapping_runs
+from callaudit.contracts import load_contracts_hashed
 from callaudit.dates import days_of_partition_keys
-from callaudit.progress import Progress
+from callaudit.incremental import TableInputs
+from callaudit.progress import Progress, phase
 from callaudit.raw_to_tables import DAILY_TABLES, DayFailure, DayResult, process_days
 from callaudit.schema import (
     INGEST_DAILY,
@@ -26,6 +28,7 @@ from callaudit.schema import (
     USAGE_DAILY,
     Table,
 )
+from callaudit.validation.runner import warm_up
 
 #: UI group of each table written from one pass over a day's raw files.
 TABLE_GROUPS: dict[str, str] = {
@@ -50,8 +53,32 @@ def _spec(table: Table, daily: dg.PartitionsDefinition) -> dg.AssetSpec:
     )
 
 
+def _day_metadata(result: DayResult) -> dict[str, dict]:
+    """Per-asset metadata of one day, recorded on that day's partition: what the UI
+    shows beside a partition is the day's own row count, not its run's."""
+    gap = {"data_gap": dg.MetadataValue.text(result.gap or "none")}
+    rows = lambda table: {"dagster/row_count": result.rows[table], **gap}  # noqa: E731
+    by_reason = {r: result.ingest[f"quarantined_{r}"] for r in QUARANTINE_REASONS}
+    ingest = ("files", "rows_read", "rows_valid", "duplicates", "quarantined")
+    return {
+        USAGE_DAILY.name: {
+            **rows(USAGE_DAILY.name),
+            "calls": result.ingest["rows_valid"],
+            "top_partners": markdown_table(["partner", "calls", "items"], result.top_partners),
+        },
+        PARTNER_DAILY.name: rows(PARTNER_DAILY.name),
+        NETWORK_DAILY.name: rows(NETWORK_DAILY.name),
+        INGEST_DAILY.name: {
+            **rows(INGEST_DAILY.name),
+            **{key: result.ingest[key] for key in ingest},
+            "skipped_files": dg.MetadataValue.text(", ".join(result.skipped_files) or "none"),
+        },
+        QUARANTINE.name: {**rows(QUARANTINE.name), **by_reason},
+    }
+
+
 def _range_metadata(results: list[DayResult]) -> dict[str, dict]:
-    """Per-asset metadata summarising the days this run wrote."""
+    """Per-asset metadata summarising the days this run wrote (run-level keys)."""
     totals = {
         key: sum(r.ingest[key] for r in results)
         for key in ("files", "rows_read", "rows_valid", "duplicates", "quarantined")
@@ -71,6 +98,8 @@ def _range_metadata(results: list[DayResult]) -> dict[str, dict]:
         "days": dg.MetadataValue.text(days),
         "day_count": len(results),
         "data_gap_days": sum(1 for r in results if r.gap),
+        # days above CALLAUDIT_DAY_SLICE_ROWS raw rows, computed in request_id slices
+        "sliced_days": sum(1 for r in results if r.slices > 1),
     }
     # Summed over days (which run two at a time), for benchmarks' time split.
     seconds = {
@@ -127,7 +156,10 @@ def build_daily_tables(partitions: GraphPartitions) -> dg.AssetsDefinition:
         description="Reads each day's raw call logs once and writes the five day-grain tables.",
     )
     def daily_tables(context: dg.AssetExecutionContext, audit: AuditResource):
-        yield from _materialize_days(context, audit, specs)
+        # the days' writer lock in the warehouse: one writer per day across instances
+        days = days_of_partition_keys(context.partition_keys)
+        with holding_days(context, audit.settings(), days):
+            yield from _materialize_days(context, audit, specs)
 
     return daily_tables
 
@@ -137,7 +169,7 @@ def _materialize_days(
 ):
     days = days_of_partition_keys(context.partition_keys)
     settings = audit.settings()
-    contracts = audit.load_contracts()
+    contracts, contracts_sha256 = load_contracts_hashed(settings.contracts)
     # One writer per day: a run killed earlier is closed, an overlapping one refused.
     for closed in close_abandoned_runs(context.instance):
         context.log.warning(closed)
@@ -157,6 +189,8 @@ def _materialize_days(
             context.log.warning(warning)
     except OddFolderError as exc:
         raise dg.Failure(description=str(exc)) from None
+    record_days_read(context, settings.archive, days)
+    warm_up()  # GX for the checks after this step, imported while the days run
     progress = Progress(len(days), "days", enabled=audit.progress)
 
     def on_day(outcome: DayResult | DayFailure) -> None:
@@ -176,7 +210,15 @@ def _materialize_days(
         skip_corrupt_files=settings.skip_corrupt_files,
         fail_on_gaps=settings.fail_on_gaps,
         workers=settings.workers,
+        slice_rows=settings.day_slice_rows,
         on_day=on_day,
+        # recorded with each day's commit, so a later run can skip it while they hold
+        inputs=TableInputs(
+            settings.archive,
+            contracts_sha256,
+            settings.skip_corrupt_files,
+            settings.fail_on_gaps,
+        ),
     )
     progress.close()
     gaps = [r for r in results if r.gap]
@@ -205,5 +247,15 @@ def _materialize_days(
             },
         )
     metadata = _range_metadata(results)
-    for spec in specs:
-        yield dg.MaterializeResult(asset_key=spec.key, metadata=metadata[spec.key.path[-1]])
+    for result in results:  # each partition gets its day's figures over the run's totals
+        for table, values in _day_metadata(result).items():
+            context.add_asset_metadata(
+                values, asset_key=table, partition_key=result.day.isoformat()
+            )
+    # Dagster writes one event per partition of each table as these are yielded.
+    events = f"recording {len(specs)} tables x {len(days)} days in the instance"
+    with phase("events", events, enabled=audit.progress):
+        for spec in specs:
+            yield dg.MaterializeResult(
+                asset_key=spec.key, metadata=run_level(metadata[spec.key.path[-1]])
+            )

@@ -25,6 +25,14 @@ ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 
 
+#: Reference engines (benchmarks.references) and how the table names them.
+_ENGINES = {
+    "duckdb-range": "duckdb query, whole range at once",
+    "duckdb": "duckdb query, day by day",
+    "polars": "polars query, day by day",
+}
+
+
 def _cli(*args: str) -> list[str]:
     return [PY, "-m", "callaudit.pipelines.cli", *args]
 
@@ -115,6 +123,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--end", default="2022-12-31")
     parser.add_argument("--nightly-day", default="2022-06-15")
     parser.add_argument("--skip-references", action="store_true")
+    parser.add_argument(
+        "--skip-range-reference",
+        action="store_true",
+        help="leave out DuckDB's whole-range query (its memory grows with the range)",
+    )
+    parser.add_argument(
+        "--reference",
+        action="append",
+        choices=sorted(_ENGINES),
+        help="run only these references (repeatable; default: all)",
+    )
     parser.add_argument("--results", default=str(ROOT / "benchmarks" / "RESULTS.md"))
     args = parser.parse_args(argv)
 
@@ -125,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     log = open(out / "benchmark.log", "w")  # noqa: SIM115 - kept open for the whole run
     env = {"GX_ANALYTICS_ENABLED": "false", "PYTHONPATH": str(ROOT)}
 
+    load_at_start = tuple(round(x, 1) for x in os.getloadavg())
     generated = ensure_archive(base, args.scale, args.seed, log)
     rows = _rows(base)
     locations = [
@@ -138,21 +158,34 @@ def main(argv: list[str] | None = None) -> int:
         results.append((generated, rows))
 
     home = out / "dagster_home"
-    pipeline = measure(
-        "pipeline: year backfill through Dagster, raw to report",
-        _cli("backfill", "--start", args.start, "--end", args.end, *locations, "--quiet"),
-        env={**env, "DAGSTER_HOME": str(home)},
-        log=log,
-    )
-    if pipeline.returncode != 0:
-        raise SystemExit(f"pipeline failed:\n{pipeline.output[-3000:]}")
+
+    def backfill(label: str) -> Measurement:
+        done = measure(
+            label,
+            _cli("backfill", "--start", args.start, "--end", args.end, *locations, "--quiet"),
+            env={**env, "DAGSTER_HOME": str(home)},
+            log=log,
+        )
+        if done.returncode != 0:
+            raise SystemExit(f"{label} failed:\n{done.output[-3000:]}")
+        return done
+
+    pipeline = backfill("pipeline: year backfill through Dagster, raw to report")
     results.append((pipeline, rows))
+    # The same year again, nothing changed: every day and the report are skipped.
+    results.append(
+        (backfill("pipeline: the same backfill again, inputs unchanged (incremental)"), 0)
+    )
 
     references = []
     if not args.skip_references:
-        for engine in ("duckdb", "polars"):
+        for engine in ("duckdb-range", "duckdb", "polars"):
+            if engine == "duckdb-range" and args.skip_range_reference:
+                continue
+            if args.reference and engine not in args.reference:
+                continue
             reference = measure(
-                f"reference: bare {engine} query (usage_daily + partner_daily)",
+                f"reference: bare {_ENGINES[engine]} (usage_daily + partner_daily)",
                 [
                     PY,
                     "-m",
@@ -175,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     shutil.copytree(home, nightly_home)
     nightly = measure(
         f"nightly: one day ({args.nightly_day}) + the year's report, through Dagster",
+        # --force: the day is computed again, as a new night's day would be, not skipped
         _cli(
             "backfill",
             "--start",
@@ -183,22 +217,17 @@ def main(argv: list[str] | None = None) -> int:
             args.nightly_day,
             *locations,
             "--quiet",
+            "--force",
         ),
         env={**env, "DAGSTER_HOME": str(nightly_home)},
         log=log,
     )
-    day_rows = None
-    try:
-        import polars as pl
+    from callaudit import warehouse
+    from callaudit.schema import INGEST_DAILY
 
-        day_rows = int(
-            pl.read_parquet(
-                out / "warehouse" / "ingest_daily" / f"date={args.nightly_day}" / "part-0.parquet"
-            )["rows_read"][0]
-        )
-    except Exception:
-        pass
-    results.append((nightly, day_rows or 0))
+    day = dt.date.fromisoformat(args.nightly_day)
+    ingest = warehouse.read_range(str(out / "warehouse"), INGEST_DAILY, day, day)
+    results.append((nightly, int(ingest["rows_read"].sum() or 0)))
 
     split = pipeline_split(home)
     fastest = min((r.seconds for r in references), default=None)
@@ -209,6 +238,8 @@ def main(argv: list[str] | None = None) -> int:
         f"- machine: {platform.machine()}, {os.cpu_count()} cores, "
         f"{_memory_gib():.0f} GiB, Python {platform.python_version()}, {platform.platform()}",
         f"- command: `.venv/bin/python -m benchmarks.run --scale {args.scale} --seed {args.seed}`",
+        f"- load average at the start and the end (1, 5, 15 min; 2 cores): {load_at_start} "
+        f"-> {tuple(round(x, 1) for x in os.getloadavg())}",
         "",
         "| what | rows | wall s | rows/s | peak RSS MB | ratio to fastest reference |",
         "|---|---:|---:|---:|---:|---:|",
@@ -216,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     for m, n in results:
         ratio = (
             f"{m.seconds / fastest:.2f}"
-            if fastest and not m.label.startswith(("generate", "nightly"))
+            if fastest and not m.label.startswith(("generate", "nightly", "pipeline: the same"))
             else ""
         )
         rate = f"{n / m.seconds:,.0f}" if n else ""

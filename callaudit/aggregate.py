@@ -39,15 +39,19 @@ class DailyAggregates:
     network_daily: pl.DataFrame
 
 
-def sums_fit_int64(valid: pl.DataFrame) -> bool:
-    """True when no group of rows can sum past int64 in a summed column: rows x the
-    largest magnitude fits. One min/max pass, the product exact in Python integers."""
+def _largest(valid: pl.DataFrame) -> int:
+    """The largest magnitude in a summed column (0 for no rows)."""
     bounds = valid.select(
         *(pl.col(c).max().alias(f"max_{c}") for c in SUMMED),
         *(pl.col(c).min().alias(f"min_{c}") for c in SUMMED),
     ).row(0)
-    largest = max((abs(int(b)) for b in bounds if b is not None), default=0)
-    return valid.height * largest <= _INT64[1]
+    return max((abs(int(b)) for b in bounds if b is not None), default=0)
+
+
+def sums_fit_int64(valid: pl.DataFrame) -> bool:
+    """True when no group of rows can sum past int64 in a summed column: rows x the
+    largest magnitude fits. One min/max pass, the product exact in Python integers."""
+    return valid.height * _largest(valid) <= _INT64[1]
 
 
 def _count(condition: pl.Expr) -> pl.Expr:
@@ -89,6 +93,42 @@ def _refuse_wrapped(
         )
 
 
+def _marked_calls(
+    valid: pl.DataFrame, networks: Sequence[RestrictedNetwork]
+) -> tuple[pl.LazyFrame, pl.DataFrame | None]:
+    """The calls with ``_restricted`` (from any restricted network), and the labels of
+    the restricted addresses among them (None without networks)."""
+    ip_type = valid.schema["client_ip"]
+    labels = None
+    if networks:
+        labels = label_addresses(valid["client_ip"].unique(), networks).with_columns(
+            pl.col("client_ip").cast(ip_type)
+        )
+    restricted_ips = labels["client_ip"] if labels is not None else pl.Series([], dtype=ip_type)
+    calls = valid.lazy().with_columns(
+        pl.col("client_ip").is_in(restricted_ips.implode()).alias("_restricted"),
+    )
+    return calls, labels
+
+
+def _usage_sums(sum_type: pl.DataType) -> list[pl.Expr]:
+    """usage_daily's additive columns: calls, sums and counts."""
+    status = pl.col("status")
+    return [
+        pl.len().cast(pl.Int64).alias("calls"),
+        pl.col("items").cast(sum_type).sum().alias("items"),
+        pl.col("bytes").cast(sum_type).sum().alias("bytes"),
+        _count(status.is_between(400, 499)).alias("errors_4xx"),
+        _count(status.is_between(500, 599)).alias("errors_5xx"),
+        _count(status == 429).alias("throttled"),
+        _count(pl.col("_restricted")).alias("restricted_calls"),
+    ]
+
+
+def _minute() -> pl.Expr:
+    return (pl.col("ts").dt.epoch("us") // _MICROS_PER_MINUTE).alias("_minute")
+
+
 def aggregate_day(valid: pl.DataFrame, networks: Sequence[RestrictedNetwork]) -> DailyAggregates:
     """Aggregate one day's valid, de-duplicated calls.
 
@@ -103,28 +143,13 @@ def aggregate_day(valid: pl.DataFrame, networks: Sequence[RestrictedNetwork]) ->
     def _sum(name: str) -> pl.Expr:
         return pl.col(name).cast(sum_type).sum()
 
-    ip_type = valid.schema["client_ip"]
-    labels = None
-    if networks:
-        labels = label_addresses(valid["client_ip"].unique(), networks).with_columns(
-            pl.col("client_ip").cast(ip_type)
-        )
-    restricted_ips = labels["client_ip"] if labels is not None else pl.Series([], dtype=ip_type)
     status = pl.col("status")
-    calls = valid.lazy().with_columns(
-        pl.col("client_ip").is_in(restricted_ips.implode()).alias("_restricted"),
-    )
+    calls, labels = _marked_calls(valid, networks)
 
     usage = (
         calls.group_by("partner_id", "app_id", "endpoint")
         .agg(
-            pl.len().cast(pl.Int64).alias("calls"),
-            _sum("items").alias("items"),
-            _sum("bytes").alias("bytes"),
-            _count(status.is_between(400, 499)).alias("errors_4xx"),
-            _count(status.is_between(500, 599)).alias("errors_5xx"),
-            _count(status == 429).alias("throttled"),
-            _count(pl.col("_restricted")).alias("restricted_calls"),
+            *_usage_sums(sum_type),
             pl.col("latency_ms")
             .quantile(0.95, interpolation="nearest")
             .cast(pl.Int64)
@@ -133,9 +158,7 @@ def aggregate_day(valid: pl.DataFrame, networks: Sequence[RestrictedNetwork]) ->
         .sort("partner_id", "app_id", "endpoint")
     )
     per_minute_peak = (
-        calls.group_by(
-            "partner_id", (pl.col("ts").dt.epoch("us") // _MICROS_PER_MINUTE).alias("_minute")
-        )
+        calls.group_by("partner_id", _minute())
         .len()
         .group_by("partner_id")
         .agg(pl.col("len").max().cast(pl.Int64).alias("peak_calls_per_minute"))
@@ -170,13 +193,203 @@ def aggregate_day(valid: pl.DataFrame, networks: Sequence[RestrictedNetwork]) ->
     else:
         network = NETWORK_DAILY.empty().lazy()
     usage_df, partner_df, network_df = pl.collect_all([usage, partner, network])
+    return _checked(usage_df, partner_df, network_df, wide=wide)
+
+
+def _checked(
+    usage: pl.DataFrame, partner: pl.DataFrame, network: pl.DataFrame, *, wide: bool
+) -> DailyAggregates:
+    """The three tables in their written types; when a sum could not be proved to fit
+    int64 (``wide``: summed in Int128), first refuse any total that does not fit."""
     if wide:
         # A partner's total can wrap when none of its app/endpoint groups does.
-        _refuse_wrapped(USAGE_DAILY.name, usage_df, USAGE_DAILY.grain, SUMMED)
-        _refuse_wrapped(PARTNER_DAILY.name, partner_df, PARTNER_DAILY.grain, SUMMED, usage_df)
-        _refuse_wrapped(NETWORK_DAILY.name, network_df, NETWORK_DAILY.grain, ("items",))
+        _refuse_wrapped(USAGE_DAILY.name, usage, USAGE_DAILY.grain, SUMMED)
+        _refuse_wrapped(PARTNER_DAILY.name, partner, PARTNER_DAILY.grain, SUMMED, usage)
+        _refuse_wrapped(NETWORK_DAILY.name, network, NETWORK_DAILY.grain, ("items",))
     return DailyAggregates(
-        usage_daily=USAGE_DAILY.conform(usage_df),
-        partner_daily=PARTNER_DAILY.conform(partner_df),
-        network_daily=NETWORK_DAILY.conform(network_df),
+        usage_daily=USAGE_DAILY.conform(usage),
+        partner_daily=PARTNER_DAILY.conform(partner),
+        network_daily=NETWORK_DAILY.conform(network),
     )
+
+
+# --- A day in slices -------------------------------------------------------------------
+#
+# A day too big to hold whole is aggregated one request_id slice at a time (every
+# delivery of a call is in one slice, so each slice is de-duplicated on its own). Each
+# slice is reduced to parts that add up exactly: counts and sums (in Int128, proved to
+# fit int64 for the whole day or refused as above), distinct values as sets (a partner's
+# client addresses; its apps and endpoints are read off the merged usage groups),
+# calls per partner and minute (the busiest minute is taken after adding them up), and
+# per group a histogram of the integer latencies, from which the nearest-rank p95 is
+# read exactly as ``quantile(0.95, interpolation="nearest")`` picks it.
+
+_USAGE_KEYS: tuple[str, ...] = tuple(USAGE_DAILY.grain)
+_NETWORK_KEYS: tuple[str, ...] = ("partner_id", "app_id", LABEL)
+_USAGE_COUNTS: tuple[str, ...] = ("errors_4xx", "errors_5xx", "throttled", "restricted_calls")
+_P95 = 0.95
+
+
+@dataclass
+class SliceAggregates:
+    """One slice's share of a day's aggregates, in a form that merges exactly."""
+
+    rows: int
+    #: largest magnitude in a summed column, for the day's int64 proof
+    largest: int
+    usage: pl.DataFrame  # usage grain: calls, items, bytes (Int128), the usage counts
+    latencies: pl.DataFrame  # usage grain x latency_ms (non-null): n
+    partner: pl.DataFrame  # partner_id: calls, items, bytes (Int128), errors, restricted
+    client_ips: pl.DataFrame  # distinct (partner_id, client_ip), nulls left out
+    minutes: pl.DataFrame  # partner_id x minute: n
+    network: pl.DataFrame  # network grain: calls, items (Int128)
+    network_ips: pl.DataFrame  # distinct (partner_id, app_id, label, client_ip)
+
+
+def slice_aggregates(valid: pl.DataFrame, networks: Sequence[RestrictedNetwork]) -> SliceAggregates:
+    """Reduce one slice's valid, de-duplicated calls to mergeable parts."""
+
+    def _sum(name: str) -> pl.Expr:
+        return pl.col(name).cast(pl.Int128).sum()
+
+    status = pl.col("status")
+    calls, labels = _marked_calls(valid, networks)
+    usage = calls.group_by(*_USAGE_KEYS).agg(_usage_sums(pl.Int128()))
+    latencies = (
+        calls.filter(pl.col("latency_ms").is_not_null())
+        .group_by(*_USAGE_KEYS, "latency_ms")
+        .agg(pl.len().cast(pl.Int64).alias("n"))
+    )
+    partner = calls.group_by("partner_id").agg(
+        pl.len().cast(pl.Int64).alias("calls"),
+        _sum("items").alias("items"),
+        _sum("bytes").alias("bytes"),
+        _count(status >= 400).alias("errors"),
+        _count(pl.col("_restricted")).alias("restricted_calls"),
+    )
+    client_ips = calls.select("partner_id", "client_ip").drop_nulls("client_ip").unique()
+    minutes = (
+        calls.group_by("partner_id", _minute())
+        .len()
+        .rename({"len": "n"})
+        .with_columns(pl.col("n").cast(pl.Int64))
+    )
+    if labels is not None and labels.height:
+        labelled = calls.filter(pl.col("_restricted")).join(
+            labels.lazy(), on="client_ip", how="inner"
+        )
+        network = labelled.group_by(*_NETWORK_KEYS).agg(
+            pl.len().cast(pl.Int64).alias("calls"), _sum("items").alias("items")
+        )
+        network_ips = labelled.select(*_NETWORK_KEYS, "client_ip").unique()
+    else:
+        network = pl.LazyFrame(
+            schema={
+                "partner_id": valid.schema["partner_id"],
+                "app_id": valid.schema["app_id"],
+                LABEL: pl.String(),
+                "calls": pl.Int64(),
+                "items": pl.Int128(),
+            }
+        )
+        network_ips = pl.LazyFrame(
+            schema={
+                "partner_id": valid.schema["partner_id"],
+                "app_id": valid.schema["app_id"],
+                LABEL: pl.String(),
+                "client_ip": valid.schema["client_ip"],
+            }
+        )
+    frames = pl.collect_all([usage, latencies, partner, client_ips, minutes, network, network_ips])
+    return SliceAggregates(valid.height, _largest(valid), *frames)
+
+
+def _round_half_away(value: pl.Expr) -> pl.Expr:
+    """Round a non-negative float half away from zero, as Rust's ``f64::round`` (the
+    nearest-rank quantile's index) does; Polars' own ``round`` rounds half to even."""
+    return value.floor() + (value - value.floor() >= 0.5).cast(pl.Float64)
+
+
+def nearest_rank_p95(histogram: pl.DataFrame, keys: Sequence[str]) -> pl.DataFrame:
+    """Per group of ``keys``, the latency ``quantile(0.95, interpolation="nearest")``
+    returns on the group's values, read from their histogram (``latency_ms``, ``n``):
+    the value at 0-based rank round((n - 1) x 0.95) of the sorted non-null values."""
+    ranked = (
+        histogram.lazy()
+        .group_by(*keys, "latency_ms")
+        .agg(pl.col("n").sum())
+        .sort(*keys, "latency_ms")
+        .with_columns(
+            pl.col("n").cum_sum().over(keys).alias("_through"),
+            pl.col("n").sum().over(keys).alias("_total"),
+        )
+        .with_columns(
+            _round_half_away((pl.col("_total") - 1).cast(pl.Float64) * _P95).alias("_rank")
+        )
+    )
+    return (
+        ranked.filter(pl.col("_through").cast(pl.Float64) > pl.col("_rank"))
+        .group_by(*keys)
+        .agg(pl.col("latency_ms").min().cast(pl.Int64).alias("latency_p95_ms"))
+        .collect()
+    )
+
+
+def merge_slices(parts: Sequence[SliceAggregates]) -> DailyAggregates:
+    """A day's aggregates from its slices', equal to ``aggregate_day`` on the whole day:
+    same rows, same order, same refusals."""
+    rows = sum(p.rows for p in parts)
+    largest = max((p.largest for p in parts), default=0)
+    wide = rows * largest > _INT64[1]
+
+    def stacked(name: str) -> pl.LazyFrame:
+        return pl.concat([getattr(p, name) for p in parts], how="vertical").lazy()
+
+    def summed(columns: Sequence[str]) -> list[pl.Expr]:
+        return [pl.col(c).sum() for c in columns]
+
+    usage = (
+        stacked("usage")
+        .group_by(*_USAGE_KEYS)
+        .agg(summed(("calls", "items", "bytes", *_USAGE_COUNTS)))
+        .collect()
+    )
+    p95 = nearest_rank_p95(pl.concat([p.latencies for p in parts]), _USAGE_KEYS)
+    usage = usage.join(p95, on=list(_USAGE_KEYS), how="left").sort(*_USAGE_KEYS)
+    peaks = (
+        stacked("minutes")
+        .group_by("partner_id", "_minute")
+        .agg(pl.col("n").sum())
+        .group_by("partner_id")
+        .agg(pl.col("n").max().alias("peak_calls_per_minute"))
+    )
+    ips = stacked("client_ips").unique().group_by("partner_id").len()
+    spread = (
+        usage.lazy()
+        .group_by("partner_id")
+        .agg(
+            pl.col("app_id").n_unique().cast(pl.Int64).alias("apps"),
+            pl.col("endpoint").n_unique().cast(pl.Int64).alias("endpoints"),
+        )
+    )
+    partner = (
+        stacked("partner")
+        .group_by("partner_id")
+        .agg(summed(("calls", "items", "bytes", "errors", "restricted_calls")))
+        .join(spread, on="partner_id", how="left")
+        .join(ips, on="partner_id", how="left")
+        .with_columns(pl.col("len").fill_null(0).cast(pl.Int64).alias("distinct_client_ips"))
+        .join(peaks, on="partner_id", how="left")
+        .sort("partner_id")
+    )
+    network_ips = stacked("network_ips").unique().group_by(*_NETWORK_KEYS).len()
+    network = (
+        stacked("network")
+        .group_by(*_NETWORK_KEYS)
+        .agg(summed(("calls", "items")))
+        .join(network_ips, on=list(_NETWORK_KEYS), how="left")
+        .with_columns(pl.col("len").cast(pl.Int64).alias("distinct_client_ips"))
+        .sort(*_NETWORK_KEYS)
+    )
+    partner_df, network_df = pl.collect_all([partner, network])
+    return _checked(usage, partner_df, network_df, wide=wide)

@@ -121,6 +121,34 @@ def changed_days(previous: Mapping[dt.date, str], current: Mapping[dt.date, str]
     return sorted(d for d in days if previous.get(d) != current.get(d))
 
 
+#: An archive whose last day folder is at most this many days before today is still
+#: being written (the log shipper delivers yesterday, late files follow for a few days):
+#: its partitions stay open up to today, so the nightly schedule has a day to run.
+OPEN_ARCHIVE_DAYS = 7
+
+
+@dataclass(frozen=True)
+class ArchiveWindow:
+    """The days an archive holds, as its ``date=`` folders name them."""
+
+    first: dt.date | None  # None: no day folder yet
+    last: dt.date | None  # None: open, the archive is still being written (or empty)
+
+
+def archive_window(archive: str, today: dt.date) -> ArchiveWindow:
+    """The first and last day folder of the archive, from one listing of its top level
+    (one LIST on an object store, however many days): cheap enough to run each time the
+    definitions load. The end is open when the last day is within OPEN_ARCHIVE_DAYS of
+    ``today``; folders that name no real day are left out."""
+    days = storage.list_day_folders(archive)
+    if not days:
+        return ArchiveWindow(None, None)
+    first, last = min(days), max(days)
+    if (today - last).days <= OPEN_ARCHIVE_DAYS:
+        return ArchiveWindow(first, None)
+    return ArchiveWindow(first, last)
+
+
 def content_hash(url: str) -> str:
     """A short hash of a small file's content (the agreements file)."""
     return hashlib.sha256(storage.read_bytes(url)).hexdigest()[:16]

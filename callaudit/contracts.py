@@ -14,7 +14,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -24,6 +23,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from callaudit.yaml_source import line_index, line_of, load_mapping
 
 
 class ContractsError(ValueError):
@@ -171,11 +172,31 @@ class Partner(_Strict):
         return None
 
 
+#: A unit label: plain lower-case words (letters, single spaces or hyphens), plural.
+_UNIT = re.compile(r"^[^\W\d_A-Z]+(?:[ -][^\W\d_A-Z]+)*$")
+UNIT_MAX_LENGTH = 30
+
+
 class Contracts(_Strict):
     currency: str = "USD"
+    #: What the API returns, plural, as every report format writes it ("tweets").
+    item_unit: str = "items"
     list_pricing: ListPricing = ListPricing()
     restricted_networks: list[RestrictedNetwork] = []
     partners: list[Partner] = []
+
+    @field_validator("item_unit")
+    @classmethod
+    def _plain_unit(cls, value: str) -> str:
+        # It is written into sentences, headers and CSV cells of every report format:
+        # markup, digits or a long phrase there would be a mistake, not a label.
+        if len(value) > UNIT_MAX_LENGTH or not _UNIT.match(value) or value != value.lower():
+            raise ValueError(
+                f"{value!r} is not a unit label: give a short plural noun in lower-case "
+                f"words (letters, single spaces or hyphens, at most {UNIT_MAX_LENGTH} "
+                "characters), e.g. tweets"
+            )
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> "Contracts":
@@ -213,28 +234,6 @@ class Contracts(_Strict):
         return partner.display_name if partner else partner_id
 
 
-def _line_index(text: str) -> dict[tuple[Any, ...], int]:
-    """Map each YAML path (keys and list indices) to its 1-based line number."""
-    index: dict[tuple[Any, ...], int] = {}
-
-    def walk(node: yaml.Node, path: tuple[Any, ...]) -> None:
-        index[path] = node.start_mark.line + 1
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                child = (*path, key.value)
-                index[child] = key.start_mark.line + 1
-                walk(value, child)
-                index[child] = key.start_mark.line + 1
-        elif isinstance(node, yaml.SequenceNode):
-            for i, item in enumerate(node.value):
-                walk(item, (*path, i))
-
-    root = yaml.compose(text, Loader=yaml.SafeLoader)
-    if root is not None:
-        walk(root, ())
-    return index
-
-
 def _describe(loc: tuple[Any, ...], raw: Any) -> str:
     """Say 'partner X, agreement Y, field Z' for a pydantic error location."""
     parts: list[str] = []
@@ -266,69 +265,20 @@ def _describe(loc: tuple[Any, ...], raw: Any) -> str:
     return ", ".join(parts) or "top level"
 
 
-class _DuplicateKey(yaml.YAMLError):
-    """A key given twice in one mapping: YAML would silently keep the second."""
-
-    def __init__(self, key: str, first: int, second: int) -> None:
-        super().__init__(key)
-        self.key, self.first, self.second = key, first, second
-
-
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that leaves dates as text: PyYAML raises a bare ValueError for an
-    impossible date such as 2022-02-30, pydantic reports it with its field. A key given
-    twice in one mapping is an error: the second would silently win, and could turn a
-    limit on or off."""
-
-    def construct_mapping(self, node, deep=False):
-        if isinstance(node, yaml.MappingNode):
-            seen: dict[object, int] = {}
-            for key_node, _ in node.value:
-                key = self.construct_object(key_node, deep=True)
-                line = key_node.start_mark.line + 1
-                if key in seen:
-                    raise _DuplicateKey(str(key), seen[key], line)
-                seen[key] = line
-        return super().construct_mapping(node, deep=deep)
-
-
-_Loader.add_constructor(
-    "tag:yaml.org,2002:timestamp", lambda loader, node: loader.construct_scalar(node)
-)
-
-
 def parse_contracts(text: str, source: str = "contracts.yaml") -> Contracts:
     """Parse and validate agreements from YAML text; errors name line and field."""
-    try:
-        raw = yaml.load(text, Loader=_Loader)
-    except _DuplicateKey as exc:
-        raise ContractsError(
-            f"{source}: line {exc.second}: key {exc.key!r} is given twice in the same mapping "
-            f"(first on line {exc.first}); YAML would silently keep this one: remove one"
-        ) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        raise ContractsError(f"{source}:{where} is not valid YAML: {exc}") from exc
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise ContractsError(f"{source}: line 1: expected a mapping at the top level")
+    raw = load_mapping(text, source, ContractsError, "a mapping at the top level")
     try:
         return Contracts.model_validate(raw)
     except ValidationError as exc:
-        lines = _line_index(text)
+        lines = line_index(text)
         messages = []
         for error in exc.errors():
             loc = tuple(error["loc"])
             cause = error.get("ctx", {}).get("error")
             if isinstance(cause, _FieldError):
                 loc = (*loc, *cause.loc)
-            line = None
-            for cut in range(len(loc), -1, -1):
-                if loc[:cut] in lines:
-                    line = lines[loc[:cut]]
-                    break
+            line = line_of(lines, loc)
             msg = error["msg"].removeprefix("Value error, ")
             if error["type"] == "extra_forbidden":
                 msg = "unknown key (not part of the contracts format)"

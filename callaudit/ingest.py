@@ -3,12 +3,22 @@
 One pass over a day's files yields the valid calls (every later table is computed from
 them), the quarantined rows with their reason, and the counts that reconcile the two:
 ``rows_read = rows_valid + duplicates + quarantined``. Nothing is dropped silently.
+
+A day too big to hold whole (``split_day_sliced``) is the same computation over
+request_id hash slices, one at a time: every delivery of a call is in one slice, so each
+slice is de-duplicated on its own, and the quarantine and counts equal one pass's.
 """
 
 import datetime as dt
+import glob
 import io
+import math
+import os
+import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import TypeVar
 
 import polars as pl
 import pyarrow.parquet as pq
@@ -31,7 +41,16 @@ USABLE = "_usable"
 DETAIL = "_detail"
 UNCASTABLE = "_uncastable"
 BLANK_KEY = "_blank_key"
+ROW_INDEX = "_callaudit_row_index"  # a raw file may hold any other name
+_SLICE = "_callaudit_slice"
+
+#: What a sliced day's caller makes of each slice's valid rows (its partial aggregates).
+T = TypeVar("T")
 _RAW_TEXT = "_raw_"
+
+#: Seed of the request_id hash that assigns a big day's rows to slices. Part of how a
+#: day is computed, not of its results: any seed gives the same tables.
+_SLICE_SEED = 0x5EED
 
 #: Key columns whose text may be empty or whitespace only: such a key is missing.
 _TEXT_KEYS: tuple[str, ...] = ("request_id", "partner_id", "app_id", "endpoint")
@@ -142,6 +161,8 @@ class DayIngest:
     skipped_files: list[str] = field(default_factory=list)
     ignored_files: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    #: request_id slices the day was computed in (1: whole, in one pass)
+    slices: int = 1
 
     @property
     def stats(self) -> dict:
@@ -160,7 +181,11 @@ def _conversion(name: str, arrow_type: str, types: _DayTypes) -> exact_casts.Con
 
 
 def _normalise(
-    frame: pl.LazyFrame, schema: dict[str, str], index: int, types: _DayTypes
+    frame: pl.LazyFrame,
+    schema: dict[str, str],
+    index: int,
+    types: _DayTypes,
+    keep_row: bool = False,
 ) -> pl.LazyFrame:
     """Cast one file's columns to the raw contract exactly, keeping the text of values
     that might not convert.
@@ -169,6 +194,8 @@ def _normalise(
     ``_blank_key`` is true where a text key is empty or whitespace only.
     """
     exprs: list[pl.Expr] = [pl.lit(index, dtype=pl.UInt16).alias(FILE_INDEX)]
+    if keep_row:
+        exprs.append(pl.col(ROW_INDEX))
     failed_casts: list[pl.Expr] = []
     blank_keys: list[pl.Expr] = []
     for name, dtype in RAW_SCHEMA.items():
@@ -327,10 +354,11 @@ def _check_readable(url: str) -> str | None:
     return None
 
 
-def _scan(url: str) -> pl.LazyFrame:
+def _scan(url: str, row_index: bool = False) -> pl.LazyFrame:
     if storage.is_remote(url):
-        return storage.read_parquet(url).lazy()
-    return pl.scan_parquet(url)
+        frame = storage.read_parquet(url).lazy()
+        return frame.with_row_index(ROW_INDEX) if row_index else frame
+    return pl.scan_parquet(url, row_index_name=ROW_INDEX if row_index else None)
 
 
 @dataclass
@@ -340,6 +368,12 @@ class _Split:
     usable: int
     #: request ids delivered more than once with different content
     conflicting: int = 0
+    #: valid rows when they were handed on slice by slice (``valid`` is then empty)
+    handed_on: int | None = None
+
+    @property
+    def valid_rows(self) -> int:
+        return self.valid.height if self.handed_on is None else self.handed_on
 
 
 _FIRST = "_first"
@@ -377,22 +411,38 @@ def _conflicting(valid: pl.DataFrame, later: pl.DataFrame) -> int:
     return differing["request_id"].n_unique()
 
 
-def read_day(
-    archive: str, day: dt.date, *, skip_corrupt_files: bool = False
-) -> tuple[_Split, list[str], list[str], list[str]]:
-    """A day's rows, normalised and split into valid and rejected ones.
+@dataclass
+class DaySources:
+    """A day folder's files: all of them, the readable ones with their schemas, those
+    skipped as unreadable and the entries left out, and the day's working types."""
 
-    Returns the split, the files read, the files skipped as unreadable and the entries
-    of the folder left out (hidden, another suffix, sub-folders), by name.
-    """
+    folder: str
+    files: list[str]
+    readable: list[tuple[str, dict[str, str]]]
+    skipped: list[str]
+    ignored: list[str]
+    types: _DayTypes
+    #: rows of the readable files, from their footers: what a day costs to hold whole
+    raw_rows: int
+
+
+def _footer_rows(url: str) -> int:
+    with storage.open_binary(url) as handle:
+        return pq.ParquetFile(handle).metadata.num_rows
+
+
+def open_day(archive: str, day: dt.date, *, skip_corrupt_files: bool = False) -> DaySources:
+    """List a day's files and read their footers (schemas and row counts), no rows."""
     folder = storage.day_folder(archive, day)
     listed, ignored = storage.scan_folder(folder)
     files = [f.url for f in listed]
     readable: list[tuple[str, dict[str, str]]] = []
     skipped: list[str] = []
+    raw_rows = 0
     for url in files:
         try:
             schema = storage.parquet_schema(url)
+            rows = _footer_rows(url)
         except Exception as exc:
             if not skip_corrupt_files:
                 raise CorruptFileError(url, f"{type(exc).__name__}: {exc}") from exc
@@ -404,6 +454,7 @@ def read_day(
             skipped.append(url)
             continue
         readable.append((url, schema))
+        raw_rows += rows
 
     # Ids are compared as numbers when every file holds numbers (exact floats included),
     # as text otherwise.
@@ -413,51 +464,203 @@ def read_day(
         if (t := s.get("request_id")) is not None
     )
     types = _DayTypes(pl.UInt64() if numeric_ids else pl.String(), pl.Categories.random())
+    return DaySources(folder, files, readable, skipped, ignored, types, raw_rows)
 
-    def build(sources: list[tuple[str, dict[str, str]]], types: _DayTypes) -> pl.LazyFrame:
-        frames = [
-            _normalise(_scan(url), schema, files.index(url), types) for url, schema in sources
-        ]
-        if not frames:
-            empty = {
-                FILE_INDEX: pl.UInt16(),
-                **RAW_SCHEMA,
-                **types.working,
-                UNCASTABLE: pl.String(),
-                BLANK_KEY: pl.Boolean(),
-            }
-            lazy = pl.LazyFrame(schema=empty)
+
+def _slice_of(schema: dict[str, str], types: _DayTypes, slices: int) -> pl.Expr:
+    """The slice (0 to ``slices`` - 1) of a raw row: a hash of its normalised
+    request_id, so every delivery of a call lands in the same slice and each slice is
+    de-duplicated on its own. Rows without an id (quarantined whatever else they hold)
+    go to slice 0."""
+    arrow_type = schema.get("request_id")
+    if arrow_type is None:
+        return pl.lit(0, pl.UInt64)
+    typed = _conversion("request_id", arrow_type, types).typed
+    return (
+        pl.when(typed.is_null())
+        .then(pl.lit(0, pl.UInt64))
+        .otherwise(typed.hash(_SLICE_SEED) % slices)
+    )
+
+
+def _spill(
+    sources: list[tuple[str, dict[str, str]]],
+    files: list[str],
+    types: _DayTypes,
+    slices: int,
+    folder: str,
+) -> None:
+    """Read each file once, streaming, and write its raw rows (with their row index)
+    to one Arrow IPC file per slice under ``folder/<file index>/``. Reading the Parquet
+    files again for every slice, filtered, decompressed every page each time: the day
+    ten times full size took twice as long as held whole."""
+    for url, schema in sources:
+        index = files.index(url)
+        columns = [c for c in RAW_SCHEMA if c in schema]
+        scan = _scan(url, row_index=True).select(ROW_INDEX, *columns)
+        target = os.path.join(folder, str(index))
+        scan.with_columns(_slice_of(schema, types, slices).alias(_SLICE)).sink_ipc(
+            pl.PartitionBy(target, key=_SLICE, include_key=False),
+            mkdir=True,
+            compression="lz4",
+        )
+        # The partitioned sink's layout is Polars' own: prove no row was left behind.
+        spilled = sum(
+            pl.scan_ipc(paths).select(pl.len()).collect().item()
+            for k in range(slices)
+            if (paths := _spilled_paths(folder, index, k))
+        )
+        expected = scan.select(pl.len()).collect().item()
+        if spilled != expected:
+            raise RuntimeError(f"slicing {url}: {spilled} of its {expected} rows found in {target}")
+
+
+def _spilled_paths(folder: str, index: int, k: int) -> list[str]:
+    return sorted(glob.glob(os.path.join(folder, str(index), f"{_SLICE}={k}", "*.ipc")))
+
+
+def _build(
+    sources: list[tuple[str, dict[str, str]]],
+    files: list[str],
+    day: dt.date,
+    types: _DayTypes,
+    spilled: tuple[str, int] | None = None,
+) -> pl.LazyFrame:
+    """The normalised rows of ``sources``, with the usable mark; with ``spilled``
+    (folder, slice) those of one slice written by ``_spill``, keeping each row's index
+    in its file to restore the order."""
+    frames = []
+    for url, schema in sources:
+        index = files.index(url)
+        if spilled is None:
+            scan = _scan(url)
+        elif paths := _spilled_paths(spilled[0], index, spilled[1]):
+            scan = pl.scan_ipc(paths)
         else:
-            lazy = pl.concat(frames, how="diagonal_relaxed")
-        return lazy.with_columns(_usable_expr(day).fill_null(False).alias(USABLE))
+            continue  # no row of this file is in the slice
+        frames.append(_normalise(scan, schema, index, types, spilled is not None))
+    if not frames:
+        empty = {
+            FILE_INDEX: pl.UInt16(),
+            **RAW_SCHEMA,
+            **types.working,
+            UNCASTABLE: pl.String(),
+            BLANK_KEY: pl.Boolean(),
+        }
+        lazy = pl.LazyFrame(schema=empty)
+    else:
+        lazy = pl.concat(frames, how="diagonal_relaxed")
+    return lazy.with_columns(_usable_expr(day).fill_null(False).alias(USABLE))
 
-    def split_rows(sources: list[tuple[str, dict[str, str]]]) -> _Split:
-        split = _collect_split(build(sources, types), day)
-        # Blank partner, app or endpoint ids are rare: look for them among the day's
-        # distinct keys, and only when there are some split again, marking their rows.
-        if blank_ids := types.blank_categories():
-            again = replace(types, blank_ids=blank_ids)
-            split = _collect_split(build(sources, again), day)
-        return split
 
+def _naming_broken_files(
+    sources: DaySources,
+    skip_corrupt_files: bool,
+    compute: Callable[[list[tuple[str, dict[str, str]]]], _Split],
+) -> _Split:
+    """Run ``compute`` on the readable files; when it fails, find which file is damaged
+    (a damaged data page only shows when decoded) and fail naming it, or skip it and
+    compute again without it."""
     try:
-        split = split_rows(readable)
+        return compute(sources.readable)
     except Exception as exc:
-        # A damaged data page only shows when decoded: find which file it is.
-        broken = [(url, why) for url, _ in readable if (why := _check_readable(url))]
+        broken = [(url, why) for url, _ in sources.readable if (why := _check_readable(url))]
         if not broken:
             first = next((line for line in str(exc).splitlines() if line.strip()), "")
             raise DayReadError(
-                f"reading the {len(readable)} raw file(s) in {folder} failed, each one "
-                f"readable alone: {type(exc).__name__}: {first.strip()}"
+                f"reading the {len(sources.readable)} raw file(s) in {sources.folder} "
+                f"failed, each one readable alone: {type(exc).__name__}: {first.strip()}"
             ) from exc
         if not skip_corrupt_files:
             url, why = broken[0]
             raise CorruptFileError(url, why) from exc
-        skipped.extend(url for url, _ in broken)
+        sources.skipped.extend(url for url, _ in broken)
         bad = {url for url, _ in broken}
-        split = split_rows([(u, s) for u, s in readable if u not in bad])
-    return split, files, skipped, ignored
+        return compute([(u, s) for u, s in sources.readable if u not in bad])
+
+
+def split_day(sources: DaySources, day: dt.date, *, skip_corrupt_files: bool = False) -> _Split:
+    """The whole day in one pass: its valid rows, rejected rows and counts."""
+    types = sources.types
+
+    def split_rows(readable: list[tuple[str, dict[str, str]]]) -> _Split:
+        split = _collect_split(_build(readable, sources.files, day, types), day)
+        # Blank partner, app or endpoint ids are rare: look for them among the day's
+        # distinct keys, and only when there are some split again, marking their rows.
+        if blank_ids := types.blank_categories():
+            again = replace(types, blank_ids=blank_ids)
+            split = _collect_split(_build(readable, sources.files, day, again), day)
+        return split
+
+    return _naming_broken_files(sources, skip_corrupt_files, split_rows)
+
+
+def split_day_sliced(
+    sources: DaySources,
+    day: dt.date,
+    slices: int,
+    on_valid: Callable[[pl.DataFrame], T],
+    *,
+    skip_corrupt_files: bool = False,
+) -> tuple[_Split, list[T]]:
+    """The day in ``slices`` passes, each over the rows of one request_id hash slice:
+    the files are read once into per-slice Arrow IPC files in a temporary folder
+    (``_spill``), then each slice is read back and its valid rows go to ``on_valid`` and
+    are let go, so memory holds one slice. Returns the day's split (rejected rows in file and row order, as one pass
+    gives them; ``valid`` empty) and what ``on_valid`` returned per slice, in order.
+
+    A blank key found in one slice marks rows of any slice, so a slice computed before
+    its category was known is computed again (blank keys are rare).
+    """
+
+    def compute(readable: list[tuple[str, dict[str, str]]]) -> _Split:
+        with tempfile.TemporaryDirectory(prefix="callaudit-slices-") as folder:
+            _spill(readable, sources.files, sources.types, slices, folder)
+            return in_slices(readable, folder)
+
+    def in_slices(readable: list[tuple[str, dict[str, str]]], folder: str) -> _Split:
+        types = sources.types
+        done: dict[int, tuple[tuple[int, ...], _Split, T]] = {}
+        while True:
+            todo = [k for k in range(slices) if k not in done or done[k][0] != types.blank_ids]
+            if not todo:
+                break
+            k = todo[0]
+            used = types.blank_ids
+            rows = _build(readable, sources.files, day, types, (folder, k))
+            split = _collect_split(rows, day)
+            if (blanks := types.blank_categories()) != used:
+                types = replace(types, blank_ids=blanks)
+                continue
+            handed = on_valid(split.valid)
+            kept = replace(split, valid=split.valid.clear(), handed_on=split.valid.height)
+            done[k] = (used, kept, handed)
+        parts = [done[k][1] for k in range(slices)]
+        rejected = (
+            pl.concat([p.rejected for p in parts], how="diagonal_relaxed")
+            .sort(FILE_INDEX, ROW_INDEX)
+            .drop(ROW_INDEX)
+        )
+        outputs.extend(done[k][2] for k in range(slices))
+        return _Split(
+            valid=parts[0].valid,
+            rejected=rejected,
+            usable=sum(p.usable for p in parts),
+            conflicting=sum(p.conflicting for p in parts),
+            handed_on=sum(p.valid_rows for p in parts),
+        )
+
+    outputs: list[T] = []
+    split = _naming_broken_files(sources, skip_corrupt_files, compute)
+    return split, outputs
+
+
+def slices_for(raw_rows: int, slice_rows: int | None) -> int:
+    """How many slices a day of ``raw_rows`` is computed in: one (the whole day in one
+    pass, fastest) up to ``slice_rows``, else enough that none holds more."""
+    if not slice_rows or raw_rows <= slice_rows:
+        return 1
+    return math.ceil(raw_rows / slice_rows)
 
 
 def _quarantine_frame(rejected: pl.DataFrame, files: list[str]) -> pl.DataFrame:
@@ -487,20 +690,19 @@ def _quarantine_frame(rejected: pl.DataFrame, files: list[str]) -> pl.DataFrame:
     ).pipe(QUARANTINE.conform)
 
 
-def ingest_day(archive: str, day: dt.date, *, skip_corrupt_files: bool = False) -> DayIngest:
-    """Read a day and split it into valid, de-duplicated calls and quarantined rows."""
-    started = time.perf_counter()
-    split, files, skipped, ignored = read_day(archive, day, skip_corrupt_files=skip_corrupt_files)
+def _day_ingest(day: dt.date, sources: DaySources, split: _Split, started: float) -> DayIngest:
+    """The day's ingest bookkeeping and quarantine from its split."""
     read_done = time.perf_counter()
-    valid, rejected = split.valid, split.rejected
-    duplicates = split.usable - valid.height
+    files, skipped, ignored = sources.files, sources.skipped, sources.ignored
+    rejected = split.rejected
+    duplicates = split.usable - split.valid_rows
     reason_counts = dict(rejected.group_by(REASON).len().iter_rows()) if rejected.height else {}
     ingest = INGEST_DAILY.conform(
         pl.DataFrame(
             {
                 "files": [len(files) - len(skipped)],
                 "rows_read": [split.usable + rejected.height],
-                "rows_valid": [valid.height],
+                "rows_valid": [split.valid_rows],
                 "duplicates": [duplicates],
                 "quarantined": [rejected.height],
                 **{f"quarantined_{r}": [reason_counts.get(r, 0)] for r in QUARANTINE_REASONS},
@@ -514,7 +716,7 @@ def ingest_day(archive: str, day: dt.date, *, skip_corrupt_files: bool = False) 
     )
     return DayIngest(
         day=day,
-        valid=valid,
+        valid=split.valid,
         quarantine=_quarantine_frame(rejected, files),
         ingest=ingest,
         files=files,
@@ -522,3 +724,39 @@ def ingest_day(archive: str, day: dt.date, *, skip_corrupt_files: bool = False) 
         ignored_files=ignored,
         seconds={"read": read_done - started, "dedup": time.perf_counter() - read_done},
     )
+
+
+def ingest_day(archive: str, day: dt.date, *, skip_corrupt_files: bool = False) -> DayIngest:
+    """Read a day and split it into valid, de-duplicated calls and quarantined rows."""
+    sources = open_day(archive, day, skip_corrupt_files=skip_corrupt_files)
+    return ingest_sources(sources, day, skip_corrupt_files=skip_corrupt_files)
+
+
+def ingest_sources(
+    sources: DaySources, day: dt.date, *, skip_corrupt_files: bool = False
+) -> DayIngest:
+    """``ingest_day`` on a day folder already listed by ``open_day``."""
+    started = time.perf_counter()
+    split = split_day(sources, day, skip_corrupt_files=skip_corrupt_files)
+    return _day_ingest(day, sources, split, started)
+
+
+def ingest_day_sliced(
+    sources: DaySources,
+    day: dt.date,
+    slices: int,
+    on_valid: Callable[[pl.DataFrame], T],
+    *,
+    skip_corrupt_files: bool = False,
+) -> tuple[DayIngest, list[T]]:
+    """``ingest_day`` for a day too big to hold whole: the valid rows of each request_id
+    slice go to ``on_valid`` (see ``split_day_sliced``) and ``valid`` stays empty; the
+    quarantine and bookkeeping are the day's, equal to one pass's. Returns them and
+    ``on_valid``'s results, one per slice."""
+    started = time.perf_counter()
+    split, outputs = split_day_sliced(
+        sources, day, slices, on_valid, skip_corrupt_files=skip_corrupt_files
+    )
+    ingested = _day_ingest(day, sources, split, started)
+    ingested.slices = slices
+    return ingested, outputs

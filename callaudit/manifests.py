@@ -18,7 +18,7 @@ its own manifest per day, so writers of different groups never contend for one f
 The manifest also carries what the writer wants later readers to know about the commit
 (``info``): the raw files a day was computed from, or that it was a data gap; the
 inputs a day's flags were computed from. Readers compare those with the present to tell
-stale from fresh (callaudit.readiness).
+stale from fresh (callaudit.flags.freshness).
 
 Durability: like every write here there is no fsync; a power cut (not a killed process)
 right after a commit can leave a manifest naming a file that was not flushed, which
@@ -195,8 +195,9 @@ def _delete_unreferenced(
 ) -> None:
     """Remove the data files of ``tables`` on ``day`` that ``manifest`` does not name:
     the replaced commit's, and those of a writer that died before its manifest. Runs that
-    write overlapping days are refused (callaudit.assets.run_guard), so none of them is
-    still being written; a reader that loses a file this way follows the new manifest."""
+    write overlapping days are refused (callaudit.assets.run_guard in one Dagster
+    instance, the days' lock objects of callaudit.writer_lock across instances), so none
+    of them is still being written; a reader that loses a file this way follows the new manifest."""
     for table in sorted(tables):
         live = manifest.tables.get(table)
         for info in storage.list_files(table_folder(warehouse, table, day)):

@@ -17,6 +17,7 @@ No Dagster import: the run ids are handed in by the caller.
 
 import datetime as dt
 import hashlib
+import json
 import subprocess
 import time
 from collections.abc import Iterable, Sequence
@@ -81,6 +82,8 @@ class ArchiveFingerprint:
     archive: str
     days: list[DayFingerprint]
     seconds: float = 0.0
+    #: files whose hash was recorded earlier for the same name, size and mtime
+    reused_hashes: int = 0
 
     @property
     def sha256(self) -> str:
@@ -107,28 +110,96 @@ def day_files(archive: str, day: dt.date) -> list[storage.FileInfo]:
     return storage.list_files(storage.day_folder(archive, day))
 
 
+#: Where a warehouse keeps the SHA-256 of the raw files its reports hashed, per day.
+HASH_CACHE = "_manifests/raw_sha256"
+
+
+def hash_cache_url(warehouse: str, day: dt.date) -> str:
+    return storage.join(warehouse, HASH_CACHE, f"date={day.isoformat()}.json")
+
+
+def _cached_hashes(cache_url: str) -> dict[str, dict]:
+    """name -> {size, mtime, sha256} recorded for a day; empty when never recorded or
+    unreadable (the files are then hashed again, never trusted)."""
+    if not storage.exists(cache_url):
+        return {}
+    try:
+        entries = json.loads(storage.read_text(cache_url))
+    except (OSError, ValueError):
+        return {}
+    return entries if isinstance(entries, dict) else {}
+
+
+def _reusable(entry: dict | None, info: storage.FileInfo) -> str | None:
+    """The recorded hash, if the file still has the size and modification time it had
+    when it was hashed (and the storage reports a modification time at all)."""
+    if not entry or not info.mtime:
+        return None
+    if entry.get("size") != info.size or entry.get("mtime") != info.mtime:
+        return None
+    sha = entry.get("sha256")
+    return sha if isinstance(sha, str) and len(sha) == 64 else None
+
+
 def fingerprint_archive(
-    archive: str, days: Sequence[dt.date], *, workers: int = 2
+    archive: str,
+    days: Sequence[dt.date],
+    *,
+    workers: int = 2,
+    cache: str | None = None,
 ) -> ArchiveFingerprint:
     """SHA-256 of every raw file of ``days`` (days without a folder have no files),
-    ``workers`` files at a time."""
+    ``workers`` files at a time.
+
+    With ``cache`` (a warehouse location), a file whose name, size and modification time
+    are those recorded when it was last hashed keeps its recorded hash, and new hashes
+    are recorded: a nightly report hashes the new day, not the year (20 GB at full
+    size). ``callaudit verify`` passes no cache: it reads every byte again."""
     started = time.perf_counter()
     listed = {day: day_files(archive, day) for day in days}
     infos = [info for day in days for info in listed[day]]
+    hashes: dict[str, str] = {}
+    recorded: dict[dt.date, dict[str, dict]] = {}
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        urls = [i.url for i in infos]
-        hashes = dict(zip(urls, pool.map(sha256_file, urls), strict=True))
+        if cache is not None:
+            cached_days = [day for day in days if listed[day]]
+            urls = [hash_cache_url(cache, day) for day in cached_days]
+            recorded = dict(zip(cached_days, pool.map(_cached_hashes, urls), strict=True))
+            for day, entries in recorded.items():
+                for info in listed[day]:
+                    sha = _reusable(entries.get(_name(info)), info)
+                    if sha is not None:
+                        hashes[info.url] = sha
+        reused = len(hashes)
+        pending = [i.url for i in infos if i.url not in hashes]
+        hashes.update(zip(pending, pool.map(sha256_file, pending), strict=True))
+    if cache is not None:
+        for day, entries in recorded.items():
+            now = {
+                _name(i): {"size": i.size, "mtime": i.mtime, "sha256": hashes[i.url]}
+                for i in listed[day]
+            }
+            if now != entries:
+                storage.write_text_atomic(
+                    hash_cache_url(cache, day), json.dumps(now, indent=1, sort_keys=True)
+                )
     fingerprints = [
         DayFingerprint(
             day,
             tuple(
-                FileFingerprint(i.url.rsplit("/", 1)[-1], i.size, hashes[i.url])
+                FileFingerprint(_name(i), i.size, hashes[i.url])
                 for i in sorted(listed[day], key=lambda i: i.url)
             ),
         )
         for day in days
     ]
-    return ArchiveFingerprint(archive, fingerprints, time.perf_counter() - started)
+    return ArchiveFingerprint(
+        archive, fingerprints, time.perf_counter() - started, reused_hashes=reused
+    )
+
+
+def _name(info: storage.FileInfo) -> str:
+    return info.url.rsplit("/", 1)[-1]
 
 
 def tool_version() -> str:
@@ -197,6 +268,7 @@ class Provenance:
             "archive_files": self.archive.files,
             "archive_bytes": self.archive.bytes,
             "hash_seconds": round(self.archive.seconds, 3),
+            "reused_hashes": self.archive.reused_hashes,
             "days": [d.as_dict() for d in self.archive.days],
             "runs": self.runs,
             "report_run": self.report_run,
@@ -222,7 +294,7 @@ def collect_provenance(
         git_commit=git_commit(),
         contracts=InputFile.of(contracts),
         reviews=InputFile.of(reviews),
-        archive=fingerprint_archive(archive, days, workers=workers),
+        archive=fingerprint_archive(archive, days, workers=workers, cache=warehouse),
         warehouse=warehouse,
         runs=list(runs),
         report_run=report_run,

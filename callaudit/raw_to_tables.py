@@ -1,7 +1,7 @@
 """Turning days of the raw archive into the day-grain warehouse partitions.
 
-A day is computed whole in memory (one day of raw rows is bounded) and only then
-committed: its five tables are written under a new commit and become visible together
+A day is computed in memory, whole or, above ``slice_rows`` raw rows, one request_id
+slice at a time (``compute_day``), and only then committed: its five tables are written under a new commit and become visible together
 when the day's manifest is replaced (callaudit.manifests), so a day that fails, even
 half-way through writing, leaves the previous good tables in place, and re-running a
 day replaces them all at once. Days run two at a time, which measured fastest on two
@@ -22,9 +22,16 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
 from callaudit import manifests, storage, warehouse
-from callaudit.aggregate import aggregate_day
+from callaudit.aggregate import DailyAggregates, aggregate_day, merge_slices, slice_aggregates
 from callaudit.contracts import RestrictedNetwork
-from callaudit.ingest import DayIngest, ingest_day
+from callaudit.incremental import INPUTS, TableInputs
+from callaudit.ingest import (
+    DayIngest,
+    ingest_day_sliced,
+    ingest_sources,
+    open_day,
+    slices_for,
+)
 from callaudit.schema import (
     INGEST_DAILY,
     NETWORK_DAILY,
@@ -56,6 +63,8 @@ class DayResult:
     seconds: dict[str, float] = field(default_factory=dict)
     #: Why the day has no data (a data gap), or None.
     gap: str | None = None
+    #: request_id slices the day was computed in (1: whole, in one pass)
+    slices: int = 1
 
 
 class DataGapError(RuntimeError):
@@ -102,7 +111,12 @@ def _why_no_data(ingested: DayIngest, folder: str) -> str:
 
 
 def _no_data(
-    archive: str, warehouse_url: str, ingested: DayIngest, *, fail_on_gaps: bool
+    archive: str,
+    warehouse_url: str,
+    ingested: DayIngest,
+    *,
+    fail_on_gaps: bool,
+    inputs: dict | None = None,
 ) -> DayResult:
     """A day without a raw row: refused if it had data, else a gap (or an error)."""
     day = ingested.day
@@ -127,7 +141,7 @@ def _no_data(
         warehouse.DAY_TABLES,
         day,
         {},
-        info={**raw_info(ingested), "kind": warehouse.GAP, "reason": reason},
+        info={**raw_info(ingested), "kind": warehouse.GAP, "reason": reason, **(inputs or {})},
     )
     return DayResult(
         day=day,
@@ -140,6 +154,46 @@ def _no_data(
     )
 
 
+def compute_day(
+    archive: str,
+    day: dt.date,
+    networks: Sequence[RestrictedNetwork],
+    *,
+    skip_corrupt_files: bool = False,
+    slice_rows: int | None = None,
+) -> tuple[DayIngest, DailyAggregates | None]:
+    """A day's ingest and aggregates (None when it has no raw row), not yet written.
+
+    A day of up to ``slice_rows`` raw rows (counted in the files' footers) is read and
+    aggregated whole, in one pass: the fastest way, and a full-size day (2.8 M rows)
+    fits. A bigger one is computed in request_id slices of about ``slice_rows`` rows
+    each, aggregated one by one and merged exactly (``aggregate.merge_slices``), so its
+    memory is that of one slice whatever the day's size; its tables equal one pass's.
+    """
+    sources = open_day(archive, day, skip_corrupt_files=skip_corrupt_files)
+    slices = slices_for(sources.raw_rows, slice_rows)
+    if slices == 1:
+        ingested = ingest_sources(sources, day, skip_corrupt_files=skip_corrupt_files)
+        if ingested.stats["rows_read"] == 0:
+            return ingested, None
+        started = time.perf_counter()
+        aggregates = aggregate_day(ingested.valid, networks)
+    else:
+        ingested, parts = ingest_day_sliced(
+            sources,
+            day,
+            slices,
+            lambda valid: slice_aggregates(valid, networks),
+            skip_corrupt_files=skip_corrupt_files,
+        )
+        if ingested.stats["rows_read"] == 0:
+            return ingested, None
+        started = time.perf_counter()
+        aggregates = merge_slices(parts)
+    ingested.seconds["aggregate"] = time.perf_counter() - started
+    return ingested, aggregates
+
+
 def process_day(
     archive: str,
     warehouse_url: str,
@@ -148,15 +202,19 @@ def process_day(
     *,
     skip_corrupt_files: bool = False,
     fail_on_gaps: bool = False,
+    inputs: TableInputs | None = None,
+    slice_rows: int | None = None,
 ) -> DayResult:
     """Ingest, aggregate and commit one day; raises with the file named if it cannot.
     A day without raw data is a data gap (DataGapError when ``fail_on_gaps``), or
-    VanishedDayError when it had data before."""
-    ingested = ingest_day(archive, day, skip_corrupt_files=skip_corrupt_files)
-    if ingested.stats["rows_read"] == 0:
-        return _no_data(archive, warehouse_url, ingested, fail_on_gaps=fail_on_gaps)
-    t1 = time.perf_counter()
-    aggregates = aggregate_day(ingested.valid, networks)
+    VanishedDayError when it had data before. ``inputs``: recorded with the commit, their
+    fingerprint taken before the files are read (callaudit.incremental)."""
+    record = {INPUTS: inputs.record(day)} if inputs is not None else {}
+    ingested, aggregates = compute_day(
+        archive, day, networks, skip_corrupt_files=skip_corrupt_files, slice_rows=slice_rows
+    )
+    if aggregates is None:
+        return _no_data(archive, warehouse_url, ingested, fail_on_gaps=fail_on_gaps, inputs=record)
     t2 = time.perf_counter()
     outputs = {
         USAGE_DAILY.name: aggregates.usage_daily,
@@ -172,7 +230,7 @@ def process_day(
         warehouse.DAY_TABLES,
         day,
         {table: outputs[table.name] for table in DAILY_TABLES},
-        info=raw_info(ingested),
+        info={**raw_info(ingested), **record},
     )
     t3 = time.perf_counter()
     top = (
@@ -187,7 +245,8 @@ def process_day(
         rows={name: frame.height for name, frame in outputs.items()},
         top_partners=top,
         skipped_files=ingested.skipped_files,
-        seconds={**ingested.seconds, "aggregate": t2 - t1, "write": t3 - t2},
+        seconds={**ingested.seconds, "write": t3 - t2},
+        slices=ingested.slices,
     )
 
 
@@ -201,6 +260,8 @@ def process_days(
     fail_on_gaps: bool = False,
     workers: int = 2,
     on_day: Callable[[DayResult | DayFailure], None] | None = None,
+    inputs: TableInputs | None = None,
+    slice_rows: int | None = None,
 ) -> tuple[list[DayResult], list[DayFailure]]:
     """Process days concurrently; every day is attempted, failures are returned."""
     results: list[DayResult] = []
@@ -215,6 +276,8 @@ def process_days(
                 networks,
                 skip_corrupt_files=skip_corrupt_files,
                 fail_on_gaps=fail_on_gaps,
+                inputs=inputs,
+                slice_rows=slice_rows,
             ): day
             for day in sorted(days)
         }

@@ -26,16 +26,18 @@ flag reviewed twice is an error naming the file, line, review and field.
 """
 
 import datetime as dt
-from collections.abc import Iterable
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import polars as pl
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, model_validator
 
 from callaudit.schema import DATE_COLUMN, FLAG_NAMES
+from callaudit.yaml_source import line_index, line_of, load_mapping
 
 #: The reviews file's name when it sits beside contracts.yaml (CALLAUDIT_REVIEWS overrides).
 REVIEWS_FILE = "flag_reviews.yaml"
@@ -146,6 +148,52 @@ def dismissed_in(
     return sorted(f"{p} {d.isoformat()} {f}" for p, d, f in dismissed if start <= d <= end)
 
 
+def review_fingerprints(reviews: Reviews) -> dict[str, str]:
+    """``partner day flag`` -> ``status digest`` of each review: what the late-data
+    sensor remembers between ticks to tell which reviews a changed file changed."""
+    return {
+        " ".join((r.partner, r.day.isoformat(), r.flag)): (
+            f"{r.status} {hashlib.sha256(r.model_dump_json().encode()).hexdigest()[:16]}"
+        )
+        for r in reviews.reviews
+    }
+
+
+@dataclass(frozen=True)
+class ReviewChanges:
+    """What changed between two states of the reviews file (see :func:`review_changes`)."""
+
+    #: Days whose volume flag was dismissed, or no longer is: the volume detector's
+    #: baselines change from there, so the flags of these days and of the days whose
+    #: history holds them are stale.
+    detection_days: list[dt.date]
+    #: Days of every review added, removed or changed: the reports that show them.
+    report_days: list[dt.date]
+
+
+def review_changes(before: Mapping[str, str], after: Mapping[str, str]) -> ReviewChanges:
+    """Compare two :func:`review_fingerprints`. Only a dismissal of a volume flag given or
+    taken back changes flags; a confirmation, a note or a non-volume flag's review
+    changes only what a report shows."""
+
+    def dismissed_volume(fingerprints: Mapping[str, str]) -> set[str]:
+        return {
+            key
+            for key, print_ in fingerprints.items()
+            if print_.startswith(DISMISSED + " ") and key.rsplit(" ", 1)[1] in VOLUME_FLAGS
+        }
+
+    def day(key: str) -> dt.date:  # the key is "partner day flag"; a partner id may hold spaces
+        return dt.date.fromisoformat(key.rsplit(" ", 2)[1])
+
+    changed = {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
+    flipped = dismissed_volume(before) ^ dismissed_volume(after)
+    return ReviewChanges(
+        detection_days=sorted({day(k) for k in flipped}),
+        report_days=sorted({day(k) for k in changed}),
+    )
+
+
 def reviews_frame(reviews: Reviews) -> pl.DataFrame:
     """One row per review, keyed like anomaly_flags (date, partner_id, flag)."""
     rows = [
@@ -173,35 +221,6 @@ def _moment_text(moment: dt.datetime) -> str:
 # --- reading the file ------------------------------------------------------------------
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that leaves dates as text, so pydantic reports a bad one with its field."""
-
-
-_Loader.add_constructor(
-    "tag:yaml.org,2002:timestamp", lambda loader, node: loader.construct_scalar(node)
-)
-
-
-def _lines(text: str) -> dict[tuple[Any, ...], int]:
-    """YAML path (keys and list indices) -> 1-based line."""
-    index: dict[tuple[Any, ...], int] = {}
-
-    def walk(node: yaml.Node, path: tuple[Any, ...]) -> None:
-        index.setdefault(path, node.start_mark.line + 1)
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                index[(*path, key.value)] = key.start_mark.line + 1
-                walk(value, (*path, key.value))
-        elif isinstance(node, yaml.SequenceNode):
-            for i, item in enumerate(node.value):
-                walk(item, (*path, i))
-
-    root = yaml.compose(text, Loader=yaml.SafeLoader)
-    if root is not None:
-        walk(root, ())
-    return index
-
-
 def _which(raw: Any, index: int) -> str:
     """ "review #3 (openai 2022-05-22 volume_spike)" for an error message."""
     try:
@@ -214,20 +233,11 @@ def _which(raw: Any, index: int) -> str:
 
 def parse_reviews(text: str, source: str = REVIEWS_FILE) -> Reviews:
     """Parse and validate reviews from YAML text; errors name the line, review and field."""
-    try:
-        raw = yaml.load(text, Loader=_Loader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}:" if mark else ""
-        raise ReviewsError(f"{source}:{where} is not valid YAML: {exc}") from exc
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise ReviewsError(f"{source}: line 1: expected a mapping with a `reviews:` list")
+    raw = load_mapping(text, source, ReviewsError, "a mapping with a `reviews:` list")
     try:
         return Reviews.model_validate(raw)
     except ValidationError as exc:
-        lines = _lines(text)
+        lines = line_index(text)
         messages = []
         for error in exc.errors():
             loc: tuple[Any, ...] = tuple(error["loc"])
@@ -236,9 +246,7 @@ def parse_reviews(text: str, source: str = REVIEWS_FILE) -> Reviews:
                 loc = (*loc, *(int(p) if p.isdigit() else p for p in cause.field.split(".")))
             # pydantic names the Literal choice it tried (`reviews.0.flag`); keep the field.
             loc = tuple(p for p in loc if not (isinstance(p, str) and p.startswith("literal[")))
-            line = next(
-                (lines[loc[:cut]] for cut in range(len(loc), -1, -1) if loc[:cut] in lines), 1
-            )
+            line = line_of(lines, loc)
             msg = error["msg"].removeprefix("Value error, ")
             if error["type"] == "extra_forbidden":
                 msg = "unknown key (a review has partner, day, flag, status, note, reviewer, reviewed_at)"
@@ -269,5 +277,9 @@ def load_reviews(path: str | Path, *, required: bool = False) -> Reviews:
 
 def load_reviews_for(settings: Any) -> Reviews:
     """The reviews a run uses: ``settings.reviews`` (must exist when set) or the file
-    beside contracts.yaml (optional)."""
-    return load_reviews(settings.reviews_location, required=bool(settings.reviews))
+    beside contracts.yaml (optional). A run's config pins the location the submitter
+    resolved (pipelines/backfill.py), so a pinned path that is the file beside
+    contracts.yaml stays optional: its absence means no reviews, not a missing file."""
+    beside = replace(settings, reviews="").reviews_location
+    named = bool(settings.reviews) and settings.reviews != beside
+    return load_reviews(settings.reviews_location, required=named)

@@ -208,6 +208,7 @@ FLAG_NAMES: tuple[str, ...] = (
     "unauthorized_endpoint",
     "daily_call_limit",
     "monthly_item_limit",
+    "monthly_item_pace",
     "rate_limit",
     "restricted_network",
     "volume_spike",

@@ -13,7 +13,7 @@ is checked against :data:`SETTINGS` by a test.
 import datetime as dt
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 
@@ -75,6 +75,34 @@ def _automation(text: str) -> str:
     return value
 
 
+def _whole_between(low: int, high: int, what: str) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text.strip())
+        except ValueError:
+            raise ValueError(f"must be {what}, {low} to {high}") from None
+        if not low <= value <= high:
+            raise ValueError(f"must be {what}, {low} to {high}")
+        return value
+
+    return parse
+
+
+_hour = _whole_between(0, 23, "a whole hour")
+_port = _whole_between(1, 65535, "a port number")
+
+
+def _smtp_tls(text: str) -> str:
+    value = text.strip().lower()
+    if value not in ("starttls", "ssl", "none"):
+        raise ValueError("must be 'starttls', 'ssl' or 'none'")
+    return value
+
+
+def _addresses(text: str) -> tuple[str, ...]:
+    return tuple(a.strip() for a in text.split(",") if a.strip())
+
+
 def _cron(text: str) -> str:
     value = text.strip()
     if len(value.split()) != 5:
@@ -115,6 +143,15 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("workers", "CALLAUDIT_WORKERS", "2", "days processed at once", _positive_int),
     Setting(
+        "day_slice_rows",
+        "CALLAUDIT_DAY_SLICE_ROWS",
+        "5000000",
+        "raw rows a day may have to be computed whole; a bigger day is computed in request_id "
+        "slices of at most about this many rows, merged exactly, so its memory does not grow "
+        "with its size",
+        _positive_int,
+    ),
+    Setting(
         "detection",
         "CALLAUDIT_DETECTION",
         "",
@@ -123,16 +160,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "first_day",
         "CALLAUDIT_FIRST_DAY",
-        "2022-01-01",
-        "first day of the daily partitions",
-        _day,
+        "",
+        "first day of the daily partitions (none: the archive's first `date=` folder; "
+        "yesterday while it has none)",
+        _optional_day,
     ),
     Setting(
         "last_day",
         "CALLAUDIT_LAST_DAY",
         "",
-        "last day of a closed archive (none: up to today); the demo and UI scripts set "
-        "`2022-12-31`, so the graph has exactly its days",
+        "last day of the daily partitions (none: the archive's last `date=` folder, or up "
+        "to today while the archive is still written, its last day 7 days old or less)",
         _optional_day,
     ),
     Setting(
@@ -151,10 +189,20 @@ SETTINGS: tuple[Setting, ...] = (
         _optional_positive_int,
     ),
     Setting(
+        "writer_lock_stale_seconds",
+        "CALLAUDIT_WRITER_LOCK_STALE_SECONDS",
+        "21600",
+        "seconds after which a day's writer lock in the warehouse (`_locks/`) held by "
+        "another host counts as abandoned and is taken over (a holder on this host whose "
+        "process is gone: at once)",
+        _positive_int,
+    ),
+    Setting(
         "dagster_url",
         "CALLAUDIT_DAGSTER_URL",
         "http://127.0.0.1:3000",
-        "the Dagster webserver `callaudit backfill --submit` hands the backfill to",
+        "the Dagster webserver `callaudit backfill --submit` hands the backfill to, and "
+        "alerts link to",
     ),
     Setting(
         "nightly_cron",
@@ -176,6 +224,54 @@ SETTINGS: tuple[Setting, ...] = (
         "120",
         "seconds between two scans of the archive by the late-data sensor",
         _positive_int,
+    ),
+    Setting(
+        "freshness_hour",
+        "CALLAUDIT_FRESHNESS_HOUR",
+        "6",
+        "hour (UTC, 0-23) by which yesterday's daily tables must be in: the check "
+        "`ingest_daily` `arrived_by_deadline` fails after it (not applicable to a closed archive)",
+        _hour,
+    ),
+    Setting(
+        "alert_webhook_url",
+        "CALLAUDIT_ALERT_WEBHOOK_URL",
+        "",
+        "URL alerts are POSTed to as JSON (none: no webhook); a secret, never logged",
+    ),
+    Setting(
+        "smtp_host",
+        "CALLAUDIT_SMTP_HOST",
+        "",
+        "SMTP server alerts are mailed through (none: no mail)",
+    ),
+    Setting("smtp_port", "CALLAUDIT_SMTP_PORT", "587", "SMTP server port", _port),
+    Setting(
+        "smtp_tls",
+        "CALLAUDIT_SMTP_TLS",
+        "starttls",
+        "`starttls`, `ssl` (TLS from the first byte) or `none`",
+        _smtp_tls,
+    ),
+    Setting("smtp_user", "CALLAUDIT_SMTP_USER", "", "SMTP login (none: no login)"),
+    Setting(
+        "smtp_password",
+        "CALLAUDIT_SMTP_PASSWORD",
+        "",
+        "SMTP password; a secret, never logged",
+    ),
+    Setting(
+        "alert_from",
+        "CALLAUDIT_ALERT_FROM",
+        "",
+        "sender address of alert mails (none: `callaudit@<SMTP host>`)",
+    ),
+    Setting(
+        "alert_to",
+        "CALLAUDIT_ALERT_TO",
+        "",
+        "recipients of alert mails, comma-separated",
+        _addresses,
     ),
     Setting(
         "expectations",
@@ -219,15 +315,27 @@ class Settings:
     skip_corrupt_files: bool
     fail_on_gaps: bool
     workers: int
+    day_slice_rows: int
     detection: str
-    first_day: dt.date
+    first_day: dt.date | None
     last_day: dt.date | None
     backfill_chunk_days: int
     backfill_run_days: int | None
+    writer_lock_stale_seconds: int
     dagster_url: str
     nightly_cron: str
     automation: str
     late_data_interval_seconds: int
+    freshness_hour: int
+    # Secrets: kept out of repr, so a logged Settings never shows them.
+    alert_webhook_url: str = field(repr=False)
+    smtp_host: str
+    smtp_port: int
+    smtp_tls: str
+    smtp_user: str
+    smtp_password: str = field(repr=False)
+    alert_from: str
+    alert_to: tuple[str, ...]
     expectations: str
     chromium: str
     debug: bool
@@ -236,6 +344,11 @@ class Settings:
     @property
     def automation_running(self) -> bool:
         return self.automation == "running"
+
+    @property
+    def alerts_configured(self) -> bool:
+        """Whether alerts have somewhere to go: a webhook, or an SMTP server and recipients."""
+        return bool(self.alert_webhook_url or (self.smtp_host and self.alert_to))
 
     def with_absolute_paths(self) -> "Settings":
         """A copy whose local locations are absolute (URLs such as s3:// unchanged), so a
@@ -250,6 +363,29 @@ class Settings:
             "dagster_home",
         )
         return replace(self, **{n: _absolute(getattr(self, n)) for n in names})
+
+    def with_partition_window(
+        self, today: dt.date | None = None, cover: tuple[dt.date, dt.date] | None = None
+    ) -> "Settings":
+        """A copy whose ``first_day`` is set and whose ``last_day`` is set or None for an
+        open end, as the partitions use them: the days set by the settings, the others
+        from the archive's day folders (callaudit.archive_scan.archive_window), so the
+        graph shows what the archive holds without anyone setting anything. ``cover``
+        (a CLI backfill's range) widens the window to include those days."""
+        from callaudit.archive_scan import archive_window
+
+        today = today or dt.datetime.now(dt.UTC).date()
+        first, last = self.first_day, self.last_day
+        if first is None or last is None:
+            window = archive_window(self.archive, today)
+            fallback = min(today - dt.timedelta(days=1), last or today)
+            first = first or window.first or fallback
+            if last is None and window.last is not None and window.last >= first:
+                last = window.last
+        if cover:
+            first = min(first, cover[0])
+            last = max(last, cover[1]) if last else None
+        return replace(self, first_day=first, last_day=last)
 
     @property
     def reviews_location(self) -> str:
@@ -292,7 +428,8 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
     if unknown:
         raise TypeError(f"unknown settings: {', '.join(sorted(unknown))}")
     settings = Settings(**values)
-    if settings.last_day is not None and settings.last_day < settings.first_day:
+    first, last = settings.first_day, settings.last_day
+    if first is not None and last is not None and last < first:
         raise SettingError(
             f"CALLAUDIT_LAST_DAY={settings.last_day} is before "
             f"CALLAUDIT_FIRST_DAY={settings.first_day}"

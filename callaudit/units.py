@@ -1,22 +1,20 @@
 """The word for what the API returns: one label everywhere a count of items is written.
 
-contracts.yaml names it (``item_unit: tweets``; default ``items``), so a report, a flag's
-detail and a CSV header never mix "items" and "tweets". It is a plural noun; the
-singular drops the trailing "s" ("tweets" -> "tweet").
-
-The ``item_unit`` key needs callaudit/contracts.py to accept it (pending); until then
-every Contracts object says "items".
+contracts.yaml names it (``item_unit: tweets``; default ``items``, validated in
+callaudit/contracts.py), so a report, a flag's detail and a CSV header never mix
+"items" and "tweets". It is a plural noun; the singular drops the trailing "s"
+("tweets" -> "tweet").
 """
 
-from typing import Any
+from callaudit.contracts import Contracts
 
-DEFAULT_ITEM_UNIT = "items"
+#: The label without an ``item_unit`` in contracts.yaml: the model's default, one value.
+DEFAULT_ITEM_UNIT: str = Contracts.model_fields["item_unit"].default
 
 
-def item_unit(contracts: Any) -> str:
-    """The plural label for items that ``contracts`` (a Contracts object) configures."""
-    unit = getattr(contracts, "item_unit", None) if contracts is not None else None
-    return str(unit).strip() if unit and str(unit).strip() else DEFAULT_ITEM_UNIT
+def item_unit(contracts: Contracts | None) -> str:
+    """The plural label for items that ``contracts`` configures (the default without any)."""
+    return contracts.item_unit if contracts is not None else DEFAULT_ITEM_UNIT
 
 
 def singular(unit: str) -> str:

@@ -8,7 +8,7 @@ history written by the chunks before it. Re-running is safe: partitions are repl
 
 import datetime as dt
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import dagster as dg
@@ -16,7 +16,8 @@ import dagster as dg
 from callaudit.assets.flags import BACKFILL_END_TAG
 from callaudit.assets.resources import AUDIT_RESOURCE_KEY
 from callaudit.assets.run_guard import process_tags
-from callaudit.dates import chunks, days_between
+from callaudit.dates import days_between
+from callaudit.incremental import runs_of
 from callaudit.pipelines.jobs import DAILY_JOB
 from callaudit.pipelines.tags import (
     KIND_TAG,
@@ -52,10 +53,13 @@ class BackfillOutcome:
 
 def run_config_for(settings: Settings, *, progress: bool = False) -> dict:
     """Run config that pins every run-time setting of the audit resource, so a run reads
-    exactly the locations its submitter resolved, wherever it executes."""
+    exactly the locations its submitter resolved, wherever it executes. The reviews are
+    pinned where the submitter finds them (CALLAUDIT_REVIEWS, or the file beside
+    contracts.yaml), so a worker with another environment reads the same file."""
     fields = {
         "archive": settings.archive,
         "contracts": settings.contracts,
+        "reviews": settings.reviews_location,
         "warehouse": settings.warehouse,
         "reports": settings.reports,
         "skip_corrupt_files": settings.skip_corrupt_files,
@@ -67,7 +71,11 @@ def run_config_for(settings: Settings, *, progress: bool = False) -> dict:
 
 
 def _quiet_logging() -> dict:
-    return {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+    """Nothing of the run's log on the console: the command says what a run did or why
+    it failed in one line of its own (``RunOutcome.error``), and Dagster's ERROR lines
+    (a stack trace, the same reason twice) would bury it. The full log stays in the
+    run's event log in the instance (the UI's Runs page)."""
+    return {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
 def _failed_checks(result: dg.ExecuteInProcessResult) -> list[str]:
@@ -157,17 +165,22 @@ def backfill_days(
     job_name: str = DAILY_JOB,
     on_run: Callable[[RunOutcome], None] | None = None,
     stop_on_failure: bool = True,
+    days: Sequence[dt.date] | None = None,
 ) -> BackfillOutcome:
-    """Materialise the daily job over ``start..end`` in ranged runs of ``chunk_days``."""
+    """Materialise the daily job over ``start..end`` in ranged runs of ``chunk_days``;
+    ``days``: only those of the range (an incremental run, callaudit.incremental), in
+    runs of consecutive days."""
     outcome = BackfillOutcome()
-    for chunk in chunks(days_between(start, end), chunk_days):
+    todo = days_between(start, end) if days is None else [d for d in days if start <= d <= end]
+    for chunk, block_end in runs_of(todo, chunk_days):
         first, last = chunk[0].isoformat(), chunk[-1].isoformat()
         tags = {
             PARTITION_RANGE_START_TAG: first,
             PARTITION_RANGE_END_TAG: last,
             KIND_TAG: "backfill",
-            # Flag days after a chunk that depend on it are left to the later chunks.
-            BACKFILL_END_TAG: end.isoformat(),
+            # Flag days after a chunk that depend on it are left to the later chunks of
+            # its block of consecutive days; those after the block it recomputes itself.
+            BACKFILL_END_TAG: block_end.isoformat(),
         }
         run = run_job(defs, job_name, instance, config=config, tags=tags, label=f"{first}..{last}")
         outcome.runs.append(run)

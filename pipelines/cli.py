@@ -12,7 +12,7 @@ import datetime as dt
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from callaudit.settings import SETTINGS, SettingError, Settings, load_settings, read_setting
 
@@ -172,16 +172,22 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     from callaudit.pipelines.definitions import build_definitions
     from callaudit.pipelines.instance import get_instance
 
-    defs = build_definitions(settings)
+    # The partitions include the days asked for, even beyond the archive's (data gaps).
+    defs = build_definitions(settings.with_partition_window(cover=(start, end)))
     instance = get_instance(settings)
     _guard_range(instance, settings, start, end)
+    from callaudit.incremental import plan_range, record_report, report_is_current
+    from callaudit.progress import phase
+
+    started = time.perf_counter()
     days = (end - start).days + 1
     print(
         f"backfill {start}..{end}: {days} days ({len(present)} in the archive) "
         f"in runs of {chunk_days} days; instance {instance.root_directory}",
         file=sys.stderr,
     )
-    started = time.perf_counter()
+    plan = plan_range(settings, start, end, force=args.force)
+    print(f"  {plan.summary()}", file=sys.stderr)
 
     def on_run(run) -> None:
         state = "ok" if run.success else f"FAILED: {run.error}"
@@ -195,6 +201,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         config=run_config_for(settings, progress=not args.quiet),
         chunk_days=chunk_days,
         on_run=on_run,
+        days=plan.run,
     )
     if not outcome.success:
         failed = outcome.failed[0]
@@ -203,9 +210,16 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     if not args.no_report:
         from callaudit.pipelines.reporting import build_reports
 
-        years = list(range(start.year, end.year + 1))
-        report_paths = build_reports(defs, instance, settings, years)
-    _print_backfill_summary(settings.warehouse, start, end, started, report_paths)
+        for year in range(start.year, end.year + 1):
+            if not args.force and report_is_current(settings, year):
+                print(f"  report {year}: up to date, inputs unchanged", file=sys.stderr)
+                continue
+            with phase("report", str(year), enabled=not args.quiet):
+                report_paths += build_reports(defs, instance, settings, [year])
+            record_report(settings, year)
+    _print_backfill_summary(
+        settings.warehouse, start, end, started, report_paths, skipped=len(plan.skipped)
+    )
     return 0
 
 
@@ -273,22 +287,55 @@ def _submit_backfill(args, settings: Settings, start, end, present: list) -> int
     return 0
 
 
-def _guard_range(instance, settings: Settings, start, end) -> None:
-    """Close runs a killed process left STARTED; refuse a range another run is writing."""
-    from callaudit.assets.run_guard import close_abandoned_runs, overlapping_runs
-    from callaudit.dates import days_between
+def _close_abandoned_runs(instance) -> None:
+    """Mark failed, with a warning line each, the runs a killed callaudit process of this
+    host left STARTED (they would block later runs of their days)."""
+    from callaudit.assets.run_guard import close_abandoned_runs
 
     for closed in close_abandoned_runs(instance):
         print(f"warning: {closed}", file=sys.stderr)
+
+
+def _guard_range(instance, settings: Settings, start, end) -> None:
+    """Close runs a killed process left STARTED; refuse a range another run is writing,
+    seen in this instance or by its lock objects in the warehouse (another instance)."""
+    from callaudit import writer_lock
+    from callaudit.assets.run_guard import overlapping_runs, run_ended
+    from callaudit.dates import days_between
+
+    _close_abandoned_runs(instance)
     others = overlapping_runs(instance, days_between(start, end), settings.warehouse)
     if others:
         raise CliError(
             f"another run is writing days of {start}..{end} into {settings.warehouse}: "
             f"{'; '.join(others)}; wait for it to finish or cancel it, then run again"
         )
+    locked = writer_lock.held(
+        settings.warehouse,
+        days_between(start, end),
+        stale_after=settings.writer_lock_stale_seconds,
+        ended=run_ended(instance),
+    )
+    if locked:
+        first = min(locked)
+        holder = locked[first]
+        raise CliError(
+            f"another writer holds {len(locked)} day(s) of {start}..{end} in "
+            f"{settings.warehouse} (from {first}): {holder.describe()}, lock "
+            f"{writer_lock.lock_url(settings.warehouse, first)}; wait for it to finish, then "
+            "run again"
+        )
 
 
-def _print_backfill_summary(warehouse: str, start, end, started: float, reports: list) -> None:
+def _first(items: list[str], limit: int) -> str:
+    """ "a; b; and 3 more": the first ``limit`` of ``items``, for a warning that stays short."""
+    more = f"; and {len(items) - limit} more" if len(items) > limit else ""
+    return "; ".join(items[:limit]) + more
+
+
+def _print_backfill_summary(
+    warehouse: str, start, end, started: float, reports: list, *, skipped: int = 0
+) -> None:
     import polars as pl
 
     from callaudit import warehouse as wh
@@ -304,19 +351,20 @@ def _print_backfill_summary(warehouse: str, start, end, started: float, reports:
         pl.col("rows_read", "rows_valid", "duplicates", "quarantined", "skipped_files").sum()
     ).row(0, named=True)
     rate = totals["rows_read"] / seconds if seconds else 0.0
+    # A rate over days that were not read this time would not be one.
+    days = f"{ingest.height} days ({ingest.height - skipped} computed, {skipped} up to date)"
     print(
-        f"done: {ingest.height} days, {totals['rows_read']:,} rows read, "
-        f"{totals['rows_valid']:,} valid, {totals['duplicates']:,} duplicates, "
+        f"done: {days if skipped else f'{ingest.height} days'}, {totals['rows_read']:,} rows "
+        f"read, {totals['rows_valid']:,} valid, {totals['duplicates']:,} duplicates, "
         f"{totals['quarantined']:,} quarantined, {totals['skipped_files']} files skipped "
-        f"in {seconds:.1f}s ({rate:,.0f} rows/s)"
+        f"in {seconds:.1f}s" + ("" if skipped else f" ({rate:,.0f} rows/s)")
     )
     gaps = wh.data_gaps(warehouse, days_between(start, end))
     if gaps:
-        listed = "; ".join(f"{d} ({why})" for d, why in sorted(gaps.items())[:10])
-        more = f"; and {len(gaps) - 10} more" if len(gaps) > 10 else ""
+        listed = _first([f"{d} ({why})" for d, why in sorted(gaps.items())], 10)
         print(
             f"warning: data gaps: {len(gaps)} day(s) had no raw data, figures over them are "
-            f"a lower bound: {listed}{more}",
+            f"a lower bound: {listed}",
             file=sys.stderr,
         )
     warned = {
@@ -325,11 +373,10 @@ def _print_backfill_summary(warehouse: str, start, end, started: float, reports:
     }
     warned = {day: labels for day, labels in warned.items() if labels}
     if warned:
-        listed = "; ".join(f"{d}: {', '.join(labels)}" for d, labels in sorted(warned.items())[:5])
-        more = f"; and {len(warned) - 5} more" if len(warned) > 5 else ""
+        listed = _first([f"{d}: {', '.join(labels)}" for d, labels in sorted(warned.items())], 5)
         print(
             f"warning: plausibility checks warned on {len(warned)} day(s) (not blocking, "
-            f"shown in the report): {listed}{more}",
+            f"shown in the report): {listed}",
             file=sys.stderr,
         )
     flags = wh.read_range(warehouse, ANOMALY_FLAGS, start, end)
@@ -386,6 +433,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     defs = build_definitions(settings)
     instance = get_instance(settings)
+    _close_abandoned_runs(instance)
     if period.year is not None:
         built = build_reports(defs, instance, settings, [period.year])[0]
     else:
@@ -457,6 +505,10 @@ def cmd_dev(args: argparse.Namespace) -> int:
     for name in ("archive", "contracts", "warehouse", "reports"):
         os.environ[_ENV[name].env] = getattr(settings, name)
     home = ensure_dagster_home(settings)
+    from callaudit.pipelines.instance import get_instance
+
+    with get_instance(settings) as instance:  # the UI would show them running forever
+        _close_abandoned_runs(instance)
     workspace = home / "workspace.yaml"
     workspace.write_text(workspace_yaml(DEFINITIONS_MODULE, CODE_LOCATION))
     command = [sys.executable, "-m", "dagster", "dev", "-w", str(workspace)]
@@ -493,14 +545,41 @@ FAIL_ON_GAPS_HELP = (
 )
 
 
+def _command(
+    sub: argparse._SubParsersAction,
+    name: str,
+    func: Callable[[argparse.Namespace], int],
+    help: str,
+    description: str,
+) -> argparse.ArgumentParser:
+    """A subcommand that runs ``func``; its options are added by the caller."""
+    parser = sub.add_parser(name, help=help, description=description)
+    parser.set_defaults(func=func)
+    return parser
+
+
+def _add_days(
+    parser: argparse.ArgumentParser,
+    first: str,
+    last: str,
+    *,
+    required: bool = False,
+    defaults: tuple[str, str] = ("", ""),
+) -> None:
+    """--start and --end, UTC days; ``first`` and ``last`` say what each one is."""
+    for flag, what, default in (("--start", first, defaults[0]), ("--end", last, defaults[1])):
+        parser.add_argument(
+            flag,
+            type=_day,
+            metavar="DAY",
+            required=required,
+            help=f"{what}, {DAY_HELP}{default}",
+        )
+
+
 def _add_period(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--year", type=_year, help="a calendar year, YYYY")
-    parser.add_argument(
-        "--start", type=_day, metavar="DAY", help=f"first day of another period, {DAY_HELP}"
-    )
-    parser.add_argument(
-        "--end", type=_day, metavar="DAY", help=f"last day of that period (inclusive), {DAY_HELP}"
-    )
+    _add_days(parser, "first day of another period", "last day of that period (inclusive)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -513,26 +592,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    gen = sub.add_parser(
+    gen = _command(
+        sub,
         "generate",
+        cmd_generate,
         help="write a realistic synthetic archive with its ground truth",
         description="Write DIR/raw/ (the archive), DIR/contracts.yaml and DIR/truth/.",
     )
     gen.add_argument("--scenario", default="twitter-2022", help="default twitter-2022")
-    gen.add_argument("--scale", type=_scale, default=0.01, help="1.0 = full size (default 0.01)")
+    gen.add_argument(
+        "--scale",
+        type=_scale,
+        default=0.01,
+        help="1.0 = full size (default 0.01); up to 30 for a range of at most 7 days",
+    )
     gen.add_argument("--seed", type=int, default=2022, help="random seed (default 2022)")
     gen.add_argument("--out", default="data", metavar="DIR", help="output folder (default data)")
-    gen.add_argument(
-        "--start", type=_day, metavar="DAY", help=f"first day to write, {DAY_HELP} (default: Jan 1)"
-    )
-    gen.add_argument(
-        "--end", type=_day, metavar="DAY", help=f"last day to write, {DAY_HELP} (default: Dec 31)"
+    _add_days(
+        gen,
+        "first day to write",
+        "last day to write",
+        defaults=(" (default: Jan 1)", " (default: Dec 31)"),
     )
     gen.add_argument("--quiet", action="store_true", help="no progress bar")
-    gen.set_defaults(func=cmd_generate)
 
-    back = sub.add_parser(
+    back = _command(
+        sub,
         "backfill",
+        cmd_backfill,
         help="materialise the graph for a range of days, then the reports",
         description=(
             "Materialise every daily table, check and flag of START..END through Dagster, "
@@ -540,16 +627,7 @@ def build_parser() -> argparse.ArgumentParser:
             "of each year the range touches."
         ),
     )
-    back.add_argument(
-        "--start", type=_day, metavar="DAY", required=True, help=f"first day to process, {DAY_HELP}"
-    )
-    back.add_argument(
-        "--end",
-        type=_day,
-        metavar="DAY",
-        required=True,
-        help=f"last day to process (inclusive), {DAY_HELP}",
-    )
+    _add_days(back, "first day to process", "last day to process (inclusive)", required=True)
     _add_locations(back, "archive", "contracts", "warehouse", "reports")
     back.add_argument(
         "--chunk-days",
@@ -565,6 +643,15 @@ def build_parser() -> argparse.ArgumentParser:
     back.add_argument("--fail-on-gaps", action="store_true", help=FAIL_ON_GAPS_HELP)
     back.add_argument("--no-report", action="store_true", help="do not build the yearly reports")
     back.add_argument(
+        "--force",
+        action="store_true",
+        help=(
+            "compute every day of the range again; without it, days whose raw files, "
+            "contracts, reviews, code and settings are unchanged since they were computed "
+            "are skipped, and a report whose inputs are unchanged is not rebuilt"
+        ),
+    )
+    back.add_argument(
         "--submit",
         action="store_true",
         help=(
@@ -579,10 +666,11 @@ def build_parser() -> argparse.ArgumentParser:
         "default http://127.0.0.1:3000)",
     )
     back.add_argument("--quiet", action="store_true", help="no progress bar")
-    back.set_defaults(func=cmd_backfill)
 
-    rep = sub.add_parser(
+    rep = _command(
+        sub,
         "report",
+        cmd_report,
         help="rebuild the report of a year or of any period from the warehouse",
         description=(
             "Rebuild <reports>/<year>/ (--year) or <reports>/<start>_<end>/ (--start/--end) "
@@ -594,10 +682,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_period(rep)
     _add_locations(rep, "archive", "contracts", "warehouse", "reports")
     rep.add_argument("--fail-on-gaps", action="store_true", help=FAIL_ON_GAPS_HELP)
-    rep.set_defaults(func=cmd_report)
 
-    ver = sub.add_parser(
+    ver = _command(
+        sub,
         "verify",
+        cmd_verify,
         help="check a written report still matches its inputs and totals",
         description=(
             "Recompute the SHA-256 of contracts.yaml, of the flag reviews and of every raw "
@@ -606,43 +695,35 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     _add_period(ver)
-    ver.add_argument(
-        "--archive",
-        metavar="URL",
-        help="where the archive is now (default: the one the report names)",
-    )
-    ver.add_argument(
-        "--warehouse",
-        metavar="URL",
-        help="where the warehouse is now (default: the one the report names)",
-    )
+    for name in ("archive", "warehouse"):
+        ver.add_argument(
+            f"--{name}",
+            metavar="URL",
+            help=f"where the {name} is now (default: the one the report names)",
+        )
     _add_locations(ver, "reports")
-    ver.set_defaults(func=cmd_verify)
 
-    ev = sub.add_parser(
+    ev = _command(
+        sub,
         "evaluate",
+        cmd_evaluate,
         help="compare the flags with a generator's ground truth",
         description="Precision, recall and F1 per flag kind against truth/flags.csv.",
     )
     ev.add_argument("--truth", default="data/truth", help="truth folder or flags.csv")
-    ev.add_argument(
-        "--start", type=_day, metavar="DAY", help=f"first day, {DAY_HELP} (default: the truth's)"
-    )
-    ev.add_argument(
-        "--end", type=_day, metavar="DAY", help=f"last day, {DAY_HELP} (default: the truth's)"
-    )
+    _add_days(ev, "first day", "last day", defaults=(" (default: the truth's)",) * 2)
     _add_locations(ev, "warehouse")
-    ev.set_defaults(func=cmd_evaluate)
 
-    dev = sub.add_parser(
+    dev = _command(
+        sub,
         "dev",
+        cmd_dev,
         help="open the Dagster UI on 127.0.0.1",
         description="Start `dagster dev` on the instance the CLI records its runs in.",
     )
     dev.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1")
     dev.add_argument("--port", type=_positive_int, default=3000, help="default 3000")
     _add_locations(dev, "archive", "contracts", "warehouse", "reports")
-    dev.set_defaults(func=cmd_dev)
     return parser
 
 

@@ -8,6 +8,7 @@ settings; the CLI and the tests call it directly.
 
 import dagster as dg
 
+from callaudit.assets.arrival import build_arrival_check
 from callaudit.assets.checks import anomaly_flags_checks, daily_table_checks, report_summary_checks
 from callaudit.assets.flags import build_anomaly_flags
 from callaudit.assets.partitions import build_partitions
@@ -16,6 +17,9 @@ from callaudit.assets.resources import AUDIT_RESOURCE_KEY, AuditResource
 from callaudit.assets.warehouse_tables import build_daily_tables
 from callaudit.assets.yearly_report import YEARLY_REPORT, build_yearly_report
 from callaudit.flags.settings import load_detection_settings
+from callaudit.pipelines.abandoned_runs import abandoned_runs_sensor
+from callaudit.pipelines.alerts import build_alert_sensor
+from callaudit.pipelines.arrival import build_freshness_sensor
 from callaudit.pipelines.jobs import build_daily_job, build_report_job
 from callaudit.pipelines.period_report import build_period_report_job
 from callaudit.pipelines.schedules import build_nightly_schedule
@@ -45,7 +49,9 @@ def build_assets(settings: Settings) -> list[dg.AssetsDefinition | dg.AssetSpec]
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     """The whole graph for ``settings``: its assets and checks, the jobs over its
-    partitions, automation from its cron and status."""
+    partitions, automation from its cron and status. The partition window is resolved
+    once (one listing of the archive when a day is not set) and shared by all of them."""
+    settings = settings.with_partition_window()
     partitions = build_partitions(settings)
     daily_job = build_daily_job(partitions.daily)
     report_job = build_report_job(partitions.yearly)
@@ -55,12 +61,16 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             daily_table_checks,
             anomaly_flags_checks,
             report_summary_checks(YEARLY_REPORT),
+            build_arrival_check(partitions, settings.freshness_hour),
         ],
         jobs=[daily_job, report_job, build_period_report_job()],
         schedules=[build_nightly_schedule(settings, daily_job)],
         sensors=[
-            build_late_data_sensor(settings, daily_job),
+            build_late_data_sensor(settings, daily_job, report_job),
             build_report_sensor(settings, daily_job, report_job),
+            build_freshness_sensor(settings, partitions),
+            build_alert_sensor(settings),
+            abandoned_runs_sensor,
         ],
         resources={AUDIT_RESOURCE_KEY: AuditResource()},
         # Steps of a run share one process: on 2 cores a process per step only adds

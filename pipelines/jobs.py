@@ -4,6 +4,7 @@ from typing import Any, TypeAlias
 
 import dagster as dg
 
+from callaudit.assets.arrival import ARRIVAL_CHECK_KEY
 from callaudit.assets.yearly_report import YEARLY_REPORT
 
 #: What ``dg.define_asset_job`` returns; Dagster exports no public name for its type.
@@ -17,7 +18,10 @@ def build_daily_job(daily: dg.PartitionsDefinition) -> AssetJob:
     """Every day-grain asset (tables, flags) with their checks, for one day or a range."""
     return dg.define_asset_job(
         name=DAILY_JOB,
-        selection=dg.AssetSelection.groups("ingest", "usage", "flags").materializable(),
+        # Not the freshness check: it asks whether yesterday is in, not whether this run
+        # wrote its days well (freshness_sensor evaluates it).
+        selection=dg.AssetSelection.groups("ingest", "usage", "flags").materializable()
+        - dg.AssetSelection.checks(ARRIVAL_CHECK_KEY),
         partitions_def=daily,
         description="Raw logs of a day (or a range of days) to daily tables, checks and flags.",
     )

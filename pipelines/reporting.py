@@ -30,20 +30,13 @@ class BuiltReport(NamedTuple):
     pdf_note: str  # why there is no PDF ("" when there is one)
 
 
-def report_config(settings: Settings) -> dict:
-    """Run config pinning every location a report reads, the reviews file included."""
-    config = run_config_for(settings)
-    if settings.reviews:
-        resource = config["resources"]["audit"]["config"]
-        config["resources"]["audit"]["config"] = {**resource, "reviews": settings.reviews}
-    return config
-
-
 def _failed(run, what: str) -> ValueError:
+    """One line: the reason (a refusal names its days), then the run whose event log in
+    the Dagster instance holds the full log."""
     error = run.error
     if error.startswith("dagster.") and ": " in error:
         error = error.split(": ", 1)[1]  # the exception's class path helps no reader
-    return ValueError(f"report {what} failed: {error}")
+    return ValueError(f"report {what} failed: {error} (full log: Dagster run {run.run_id})")
 
 
 def build_reports(
@@ -72,7 +65,7 @@ def build_reports(
             defs,
             REPORT_JOB,
             instance,
-            config=report_config(settings),
+            config=run_config_for(settings),
             partition_key=key,
             label=f"report {key}",
         )
@@ -98,7 +91,7 @@ def build_period_report(
         defs,
         PERIOD_REPORT_JOB,
         instance,
-        config={**report_config(settings), **period_run_config(start, end)},
+        config={**run_config_for(settings), **period_run_config(start, end)},
         label=f"report {period.title}",
     )
     if not run.success:

@@ -47,7 +47,7 @@ def build_nightly_schedule(settings: Settings, daily_job: AssetJob) -> dg.Schedu
     )
     def nightly_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
         day = day_before(context.scheduled_execution_time)
-        if day < first:
+        if first and day < first:
             return dg.SkipReason(f"{day} is before the first partition {first}")
         if last and day > last:
             return dg.SkipReason(f"{day} is after the archive's last day {last}")

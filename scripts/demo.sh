@@ -6,8 +6,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 export GX_ANALYTICS_ENABLED=false
-# The sample archive is the closed year 2022: the graph gets exactly its days.
-export CALLAUDIT_LAST_DAY="${CALLAUDIT_LAST_DAY:-2022-12-31}"
 SCALE="${SCALE:-0.01}"
 SEED="${SEED:-2022}"
 if [ ! -f data/truth/manifest.json ] || ! grep -q "\"scale\": $SCALE," data/truth/manifest.json \

@@ -8,6 +8,11 @@ if [ ! -d data/warehouse/usage_daily ]; then
 fi
 scripts/setup.sh
 export GX_ANALYTICS_ENABLED=false
-# The sample archive is the closed year 2022: the graph gets exactly its days.
-export CALLAUDIT_LAST_DAY="${CALLAUDIT_LAST_DAY:-2022-12-31}"
+# The partitions are the archive's days (2022 for the sample), read from its folders.
+# A home made before the template said `nux: enabled: false` gets Dagster's own
+# "pop-up seen" mark instead, so the community pop-up does not cover the UI either.
+home="${DAGSTER_HOME:-dagster_home}"
+if [ -f "$home/dagster.yaml" ] && ! grep -q '^nux:' "$home/dagster.yaml"; then
+  mkdir -p "$home/.nux" && echo "seen: 1" > "$home/.nux/nux.yaml"
+fi
 exec .venv/bin/callaudit dev --port "${PORT:-3000}"

@@ -1,5 +1,6 @@
 """The code location as tests build it: explicit settings, never the test process's env."""
 
+import datetime as dt
 import functools
 
 import dagster as dg
@@ -7,9 +8,16 @@ import dagster as dg
 from callaudit.pipelines.definitions import build_assets, build_definitions
 from callaudit.settings import Settings, load_settings
 
+#: The archive a test's settings name when it gives none: a folder that never exists, so
+#: the partitions do not follow whatever archive a demo left in the working directory.
+NO_ARCHIVE = "tests/no-such-archive"
+
 
 def settings_for_test(**values: object) -> Settings:
-    """The defaults, with ``values`` over them; CALLAUDIT_* of the environment ignored."""
+    """The defaults, with ``values`` over them; CALLAUDIT_* of the environment ignored.
+    Without an archive, the partitions start on 2022-01-01 and stay open."""
+    if "archive" not in values:
+        values = {"archive": NO_ARCHIVE, "first_day": dt.date(2022, 1, 1), **values}
     return load_settings(environ={}, **values)
 
 

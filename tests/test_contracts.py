@@ -157,3 +157,22 @@ def test_load_contracts_reads_a_file_and_names_a_missing_one(tmp_path):
     assert load_contracts(path).partner("microsoft").display_name == "Microsoft"
     with pytest.raises(ContractsError, match="not found"):
         load_contracts(tmp_path / "absent.yaml")
+
+
+def test_the_unit_label_is_items_unless_the_file_names_one():
+    assert parse_contracts(VALID).item_unit == "items"
+    assert parse_contracts("item_unit: tweets\n" + VALID).item_unit == "tweets"
+    assert parse_contracts("item_unit: data points\n" + VALID).item_unit == "data points"
+
+
+@pytest.mark.parametrize(
+    "label", ["Tweets", "<b>tweets</b>", "tweets2", '""', "a  lot", "x" * 31, "12"]
+)
+def test_a_unit_label_that_is_not_plain_words_names_the_file_line_and_field(tmp_path, label):
+    path = tmp_path / "contracts.yaml"
+    path.write_text(VALID.replace("currency: USD\n", f"currency: USD\nitem_unit: {label}\n"))
+
+    with pytest.raises(ContractsError) as caught:
+        load_contracts(path)
+
+    assert str(caught.value).startswith(f"{path}: line 2: field item_unit: ")

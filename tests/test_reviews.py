@@ -169,3 +169,14 @@ def test_the_file_beside_contracts_is_optional_but_a_named_one_must_exist(tmp_pa
     with pytest.raises(ReviewsError, match=r"nope\.yaml: reviews file not found"):
         load_reviews_for(named)
     assert load_reviews(tmp_path / "nope.yaml").reviews == []
+
+
+def test_a_key_given_twice_in_a_review_names_both_lines():
+    doubled = VALID.replace(
+        "    status: dismissed\n", "    status: dismissed\n    status: confirmed\n"
+    )
+
+    assert error_of(doubled) == (
+        "data/flag_reviews.yaml: line 6: key 'status' is given twice in the same mapping "
+        "(first on line 5); YAML would silently keep this one: remove one"
+    )

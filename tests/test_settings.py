@@ -33,7 +33,7 @@ def test_defaults_apply_when_the_environment_is_empty():
     settings = load_settings(environ={})
     assert settings.archive == "data/raw"
     assert settings.workers == 2
-    assert settings.first_day == dt.date(2022, 1, 1)
+    assert settings.first_day is None  # both from the archive's day folders
     assert settings.last_day is None
     assert settings.automation_running is False
 
@@ -61,6 +61,9 @@ def test_an_empty_variable_means_its_default():
         ("CALLAUDIT_AUTOMATION", "sometimes", "'running' or 'stopped'"),
         ("CALLAUDIT_SKIP_CORRUPT_FILES", "maybe", "1 or 0"),
         ("CALLAUDIT_NIGHTLY_CRON", "at two", "five fields"),
+        ("CALLAUDIT_FRESHNESS_HOUR", "24", "a whole hour, 0 to 23"),
+        ("CALLAUDIT_SMTP_PORT", "smtp", "a port number, 1 to 65535"),
+        ("CALLAUDIT_SMTP_TLS", "yes", "'starttls', 'ssl' or 'none'"),
     ],
 )
 def test_a_bad_value_is_refused_naming_the_variable_and_the_value(env, value, says):

@@ -231,16 +231,11 @@ def rate_limit_flags(daily: pl.DataFrame) -> pl.DataFrame:
     return _finish(rows, "rate_limit", "peak_calls_per_minute")
 
 
-def monthly_item_limit_flags(daily: pl.DataFrame, unit: str = DEFAULT_ITEM_UNIT) -> pl.DataFrame:
-    """Month-to-date items above items_per_month: the day it is crossed and every later
-    day of that month with calls.
-
-    Month-to-date counts the days of the calendar month under the same agreement, so a
-    new agreement starting mid-month starts from zero and days after an agreement ended
-    (no_agreement days) do not count against it.
-    """
+def _month_to_date(daily: pl.DataFrame) -> pl.DataFrame:
+    """Rows under an agreement with ``month_to_date``: the items of the calendar month
+    so far under the same agreement, that day included."""
     month = pl.col(DATE_COLUMN).dt.month_start()
-    running = (
+    return (
         daily.filter(pl.col("agreement_id").is_not_null())
         .sort(DATE_COLUMN)
         .with_columns(
@@ -251,27 +246,121 @@ def monthly_item_limit_flags(daily: pl.DataFrame, unit: str = DEFAULT_ITEM_UNIT)
             .alias("month_to_date")
         )
     )
-    rows = running.filter(
-        (pl.col("month_to_date") > pl.col("items_per_month")) & (pl.col("calls") > 0)
-    ).with_columns(
+
+
+def _retrieved_by(unit: str) -> pl.Expr:
+    """ "Microsoft had retrieved 2,800 tweets in March 2022 by 2022-03-07": the start of
+    both monthly details."""
+    return (
+        pl.col("partner_name")
+        + pl.lit(" had retrieved ")
+        + thousands(pl.col("month_to_date"))
+        + pl.lit(f" {unit} in ")
+        + pl.col(DATE_COLUMN).dt.strftime("%B %Y")
+        + pl.lit(" by ")
+        + iso_day(pl.col(DATE_COLUMN))
+    )
+
+
+def monthly_item_limit_flags(daily: pl.DataFrame, unit: str = DEFAULT_ITEM_UNIT) -> pl.DataFrame:
+    """Month-to-date items above items_per_month: the day it is crossed and every later
+    day of that month with calls.
+
+    Month-to-date counts the days of the calendar month under the same agreement, so a
+    new agreement starting mid-month starts from zero and days after an agreement ended
+    (no_agreement days) do not count against it.
+    """
+    rows = (
+        _month_to_date(daily)
+        .filter((pl.col("month_to_date") > pl.col("items_per_month")) & (pl.col("calls") > 0))
+        .with_columns(
+            pl.col("month_to_date").alias("observed"),
+            pl.col("items_per_month").alias("threshold"),
+            _limit_severity(pl.col("month_to_date"), pl.col("items_per_month")).alias("severity"),
+            (
+                _retrieved_by(unit)
+                + pl.lit(", over the agreed ")
+                + thousands(pl.col("items_per_month"))
+                + pl.lit(" a month")
+                + _in_agreement_words()
+            ).alias("detail"),
+        )
+    )
+    return _finish(rows, "monthly_item_limit", "items")
+
+
+#: Days of a month (under one agreement) before its pace is projected: a full week, so
+#: a month that starts on a busy weekday is not read as a month-long pace.
+PACE_MIN_DAYS = 7
+
+
+def monthly_item_pace_flags(
+    daily: pl.DataFrame, contracts: Contracts, unit: str = DEFAULT_ITEM_UNIT
+) -> pl.DataFrame:
+    """Month-to-date items still within items_per_month, at a pace that crosses it before
+    the month (or the agreement) ends: a warning while there is still time to act.
+
+    The window is the calendar month under one agreement: from the later of the month's
+    first day and the agreement's start, to the earlier of the month's last day and the
+    agreement's end. On day D, with ``e`` days of the window elapsed (D included) and
+    ``m`` items month to date, the pace is ``m / e`` items a day and the projected day is
+    the first day ``D + k`` (k >= 1) where ``m + k * m / e > items_per_month``, that is
+    ``k = floor(items_per_month * e / m) - e + 1`` (integer arithmetic, exact). The flag
+    is raised on every day with calls where ``e >= PACE_MIN_DAYS``, the limit is not yet
+    crossed (then ``monthly_item_limit`` takes over) and the projected day falls within
+    the window. ``observed`` is month to date, ``threshold`` the limit, ``expected`` the
+    items projected at the window's end, ``score`` observed / threshold.
+    """
+    spans = agreements_frame(contracts).select("agreement_id", "start", "end")
+    month_start = pl.col(DATE_COLUMN).dt.month_start()
+    month_end = pl.col(DATE_COLUMN).dt.month_end()
+    window_start = pl.max_horizontal(month_start, pl.col("start"))
+    window_end = pl.min_horizontal(month_end, pl.col("end").fill_null(month_end))
+    mtd = pl.col("month_to_date").cast(pl.Int128)
+    limit = pl.col("items_per_month").cast(pl.Int128)
+    running = (
+        _month_to_date(daily.filter(pl.col("items_per_month").is_not_null()))
+        .join(spans, on="agreement_id", how="left")
+        .with_columns(
+            ((pl.col(DATE_COLUMN) - window_start).dt.total_days() + 1).alias("elapsed"),
+            (window_end - pl.col(DATE_COLUMN)).dt.total_days().alias("remaining"),
+        )
+    )
+    elapsed = pl.col("elapsed").cast(pl.Int128)
+    ahead = running.filter(
+        (pl.col("calls") > 0)
+        & (pl.col("month_to_date") > 0)
+        & (pl.col("month_to_date") <= pl.col("items_per_month"))
+        & (pl.col("elapsed") >= PACE_MIN_DAYS)
+        & (pl.col("remaining") >= 1)
+    ).with_columns((limit * elapsed // mtd - elapsed + 1).alias("days_to_cross"))
+    rows = ahead.filter(pl.col("days_to_cross") <= pl.col("remaining")).with_columns(
         pl.col("month_to_date").alias("observed"),
         pl.col("items_per_month").alias("threshold"),
-        _limit_severity(pl.col("month_to_date"), pl.col("items_per_month")).alias("severity"),
+        pl.lit("warning").alias("severity"),
+        (pl.col(DATE_COLUMN) + pl.duration(days=pl.col("days_to_cross").cast(pl.Int64))).alias(
+            "projected_day"
+        ),
         (
-            pl.col("partner_name")
-            + pl.lit(" had retrieved ")
-            + thousands(pl.col("month_to_date"))
-            + pl.lit(f" {unit} in ")
-            + pl.col(DATE_COLUMN).dt.strftime("%B %Y")
-            + pl.lit(" by ")
-            + iso_day(pl.col(DATE_COLUMN))
-            + pl.lit(", over the agreed ")
+            pl.col("month_to_date").cast(pl.Float64)
+            * (pl.col("elapsed") + pl.col("remaining")).cast(pl.Float64)
+            / pl.col("elapsed").cast(pl.Float64)
+        ).alias("projected_total"),
+    )
+    rows = rows.with_columns(
+        (
+            _retrieved_by(unit)
+            + pl.lit(" (")
+            + pl.col("elapsed").cast(pl.String)
+            + pl.lit(" days); at that pace it crosses the agreed ")
             + thousands(pl.col("items_per_month"))
-            + pl.lit(" a month")
+            + pl.lit(" a month on ")
+            + iso_day(pl.col("projected_day"))
             + _in_agreement_words()
         ).alias("detail"),
     )
-    return _finish(rows, "monthly_item_limit", "items")
+    flags = _finish(rows, "monthly_item_pace", "items")
+    return flags.with_columns(rows["projected_total"].alias("expected"))
 
 
 # --- apps, endpoints, networks -----------------------------------------------------------
@@ -451,6 +540,7 @@ def rule_flags(
         daily_call_limit_flags(daily),
         rate_limit_flags(daily),
         monthly_item_limit_flags(daily, item_unit(contracts)),
+        monthly_item_pace_flags(daily, contracts, item_unit(contracts)),
         unauthorized_app_flags(_days(usage_daily, start, end), contracts),
         unauthorized_endpoint_flags(_days(usage_daily, start, end), contracts),
         restricted_network_flags(_days(network_daily, start, end), contracts),

@@ -9,7 +9,11 @@ the days, a period where
   settings or other dismissed volume flags than the report reads, or before a day of
   their history was re-run (each flags commit records its inputs;
   callaudit.flags.freshness judges them). Flags that recorded no inputs (written by
-  hand, or before inputs were recorded) are not judged.
+  an older callaudit, or by hand) cannot be shown fresh, so they are refused alike, or
+- a day between the period's first and last day with data was never processed (no
+  commit at all, not even a data gap): its figures would be missing without a word.
+  A committed data gap is not refused (the report says its figures are a lower bound)
+  unless gaps are fatal (``fail_on_gaps``).
 
 Then it gathers the figures, reads the validation of every day of the period, computes
 the provenance (content hashes of the inputs) and writes the files. The yearly asset and
@@ -74,11 +78,20 @@ def _named(days: Mapping[dt.date, list[str]] | Sequence[dt.date]) -> str:
 def stale_flags(
     warehouse_url: str, days: Sequence[dt.date], inputs: freshness.FlagInputs
 ) -> dict[dt.date, str]:
-    """The ``days`` whose recorded flag inputs no longer match ``inputs``, with why.
-    Days whose flags recorded no inputs are not judged."""
-    manifests = warehouse.day_manifests(warehouse_url, freshness.FLAGS, days=days)
-    recorded = [d for d, m in manifests.items() if (m.info or {}).get(freshness.INPUTS)]
-    return freshness.stale_flag_days(warehouse_url, recorded, inputs)
+    """The ``days`` whose flags no longer match ``inputs``, with why; flags that recorded
+    no inputs are stale too (nothing shows what they were computed from)."""
+    return freshness.stale_flag_days(warehouse_url, days, inputs)
+
+
+def unprocessed_days(warehouse_url: str, period: Period) -> list[dt.date]:
+    """Days between the first and last day of ``period`` with data that no run ever
+    committed (no tables, no data gap): the report would leave them out silently. Days
+    after the last day with data are the period not covered yet, said on its first line."""
+    span = coverage(warehouse_url, period)
+    if span is None:
+        return []
+    committed = warehouse.day_manifests(warehouse_url, warehouse.DAY_TABLES, span[0], span[1])
+    return [d for d in days_between(span[0], span[1]) if d not in committed]
 
 
 def flag_inputs(
@@ -103,7 +116,10 @@ def refusal(
     flagged = set(warehouse.partition_days(warehouse_url, ANOMALY_FLAGS))
     missing = [d for d in days if d not in flagged]
     stale = stale_flags(warehouse_url, days, inputs) if inputs is not None else {}
+    unprocessed = unprocessed_days(warehouse_url, period)
     reasons = []
+    if unprocessed:
+        reasons.append(f"{len(unprocessed)} day(s) were never processed ({_named(unprocessed)})")
     if failed:
         reasons.append(f"{len(failed)} day(s) failed validation ({_named(failed)})")
     if missing:
@@ -115,7 +131,7 @@ def refusal(
         )
     if not reasons:
         return None
-    bad = sorted(set(failed) | set(missing) | set(stale))
+    bad = sorted(set(failed) | set(missing) | set(stale) | set(unprocessed))
     return ReportRefused(
         f"not building the {period.title} report: " + "; ".join(reasons) + ". Fix the data and "
         f"re-run those days (callaudit backfill --start {bad[0]} --end {bad[-1]}).",

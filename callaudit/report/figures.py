@@ -22,6 +22,22 @@ from callaudit.reviews import CONFIRMED, DISMISSED, REVIEW_COLUMNS, Reviews, rev
 from callaudit.schema import DATE_COLUMN, INGEST_DAILY, QUARANTINE_REASONS, SEVERITIES
 from callaudit.units import item_unit, singular
 
+#: A partner's flags as the report lists them (and flags.csv, with the partner's id and
+#: name after the day): what was found, against what, and the analyst's review.
+PARTNER_FLAG_COLUMNS = [
+    DATE_COLUMN,
+    "flag",
+    "severity",
+    "metric",
+    "observed",
+    "threshold",
+    "expected",
+    "score",
+    "agreement_id",
+    "detail",
+    *list(REVIEW_COLUMNS)[3:],  # review, review_note, reviewer, reviewed_at
+]
+
 if TYPE_CHECKING:
     from callaudit.provenance import Provenance
     from callaudit.validation.results import RangeValidation
@@ -563,25 +579,12 @@ def gather(
     partner_ids = sorted(
         set(usage["partner_id"].to_list()) | set(flags["partner_id"].to_list()) | in_force
     )
-    flag_columns = [
-        DATE_COLUMN,
-        "flag",
-        "severity",
-        "metric",
-        "observed",
-        "threshold",
-        "expected",
-        "score",
-        "agreement_id",
-        "detail",
-        *list(REVIEW_COLUMNS)[3:],
-    ]
     partners = []
     for pid in partner_ids:
         mine = daily.filter(pl.col("partner_id") == pid).sort(DATE_COLUMN)
         spans, days = _networks(network.filter(pl.col("partner_id") == pid), contracts)
         partner_flags = _listing_order(flags.filter(pl.col("partner_id") == pid)).select(
-            flag_columns
+            PARTNER_FLAG_COLUMNS
         )
         totals = mine.select(pl.col("calls", "items", "bytes", "errors").sum()).row(0, named=True)
         partner = contracts.partner(pid)

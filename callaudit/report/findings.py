@@ -168,6 +168,23 @@ def _monthly_limit(p: "PartnerReport", rows: pl.DataFrame, unit: str, currency: 
     )  # fmt: skip
 
 
+def _monthly_pace(p: "PartnerReport", rows: pl.DataFrame, unit: str, currency: str) -> Finding:
+    """A warning: months in which the pace so far pointed past the limit before the month
+    was out (whether or not the limit was then crossed, which is its own finding)."""
+    days = _days(rows)
+    months = sorted({d.strftime("%Y-%m") for d in days})
+    first = rows.sort(DATE_COLUMN).row(0, named=True)
+    text = (
+        f"On {plural(len(days), 'day')} in {plural(len(months), 'month')} "
+        f"({', '.join(months)}), month-to-date {unit} were on a pace to cross the monthly "
+        f"limit before the month ended; first {first[DATE_COLUMN]}: {first['detail']}."
+    )
+    return Finding(
+        _worst(rows), "monthly_item_pace", f"{unit.capitalize()} on a pace past the monthly limit",
+        text, days, extra={"months": len(months)},
+    )  # fmt: skip
+
+
 def _rate_limit(p: "PartnerReport", rows: pl.DataFrame, unit: str, currency: str) -> Finding:
     days = _days(rows)
     worst = _by_ratio(rows).row(0, named=True)
@@ -267,6 +284,7 @@ _FINDERS = {
     ),
     "daily_call_limit": _daily_limit,
     "monthly_item_limit": _monthly_limit,
+    "monthly_item_pace": _monthly_pace,
     "rate_limit": _rate_limit,
     "restricted_network": _restricted,
     "volume_spike": _volume("volume_spike"),

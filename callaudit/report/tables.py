@@ -9,12 +9,21 @@ from dataclasses import asdict
 
 import polars as pl
 
-from callaudit.report.figures import Report
+from callaudit.report.figures import PARTNER_FLAG_COLUMNS, PartnerReport, Report
 from callaudit.report.findings import money_line
 from callaudit.report.text import first_line, headline, partner_headline
+from callaudit.schema import DATE_COLUMN
 
 #: Spreadsheet programs run a cell starting with these as a formula.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+#: A partner's counts, under these names in summary.json and partners.csv alike.
+PARTNER_COUNTS = ("calls", "items", "bytes", "errors", "active_days", "flagged_days")
+
+
+def _counts(partner: PartnerReport) -> dict[str, int]:
+    return {name: getattr(partner, name) for name in PARTNER_COUNTS}
 
 
 def summary(report: Report) -> dict:
@@ -42,12 +51,7 @@ def summary(report: Report) -> dict:
                 "name": p.name,
                 "contracted": p.contracted,
                 "agreements": p.agreements,
-                "calls": p.calls,
-                "items": p.items,
-                "bytes": p.bytes,
-                "errors": p.errors,
-                "active_days": p.active_days,
-                "flagged_days": p.flagged_days,
+                **_counts(p),
                 "flags": p.flag_days(),
                 "dismissed_flags": p.dismissed_days(),
                 "reviews": p.review_counts(),
@@ -139,12 +143,7 @@ def partners_csv(report: Report) -> str:
                 "partner_id": p.partner_id,
                 "name": p.name,
                 "agreements": " ".join(p.agreements),
-                "calls": p.calls,
-                "items": p.items,
-                "bytes": p.bytes,
-                "errors": p.errors,
-                "active_days": p.active_days,
-                "flagged_days": p.flagged_days,
+                **_counts(p),
                 "findings": " ".join(f.flag for f in p.findings),
                 "worst_severity": p.worst_severity or "",
                 "monthly_fees": _cents(p.fees.monthly_fees),
@@ -160,24 +159,8 @@ def partners_csv(report: Report) -> str:
     return _defuse(frame.with_columns(pl.lit(report.unit).alias("unit"))).write_csv()
 
 
-FLAG_CSV_COLUMNS = [
-    "date",
-    "partner_id",
-    "name",
-    "flag",
-    "severity",
-    "metric",
-    "observed",
-    "threshold",
-    "expected",
-    "score",
-    "agreement_id",
-    "detail",
-    "review",
-    "review_note",
-    "reviewer",
-    "reviewed_at",
-]
+#: flags.csv columns: a partner's flag listing, with its id and name after the day.
+FLAG_CSV_COLUMNS = [DATE_COLUMN, "partner_id", "name", *PARTNER_FLAG_COLUMNS[1:]]
 
 
 def flags_frame(report: Report) -> pl.DataFrame:

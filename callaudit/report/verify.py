@@ -25,7 +25,7 @@ from callaudit.provenance import InputFile, fingerprint_archive
 from callaudit.report.figures import Period, gather
 from callaudit.report.numbers import data_size, thousands
 from callaudit.report.tables import summary
-from callaudit.report.write import CHECKSUMS, report_folder
+from callaudit.report.write import CHECKSUMS, PUBLISHING, SET_FILES, report_folder
 from callaudit.reviews import load_reviews
 from callaudit.settings import Settings
 
@@ -174,17 +174,33 @@ def _figures(
 
 
 def _files(folder: str, result: Verification) -> None:
+    """The report's files are one complete set: no publication in progress (on an
+    object store), every file listed in SHA256SUMS present and unchanged, and no file
+    of a report set beside them that SHA256SUMS does not list (a mix of two sets)."""
+    marker = storage.join(folder, PUBLISHING)
+    if storage.exists(marker):
+        began = json.loads(storage.read_text(marker))
+        result.differences.append(
+            f"report files are not a complete set: publication of {began.get('set')} "
+            f"started at {began.get('started')} has not finished (in progress, or its "
+            "writer was killed): wait for it, or rebuild the report (callaudit report)"
+        )
     sums_url = storage.join(folder, CHECKSUMS)
     if not storage.exists(sums_url):
         result.differences.append(f"{CHECKSUMS} is missing from {folder}")
         return
+    listed = set()
     for line in storage.read_text(sums_url).splitlines():
         digest, name = line.split("  ", 1)
+        listed.add(name)
         url = storage.join(folder, name)
         if not storage.exists(url):
             result.differences.append(f"report file {name} is missing")
         elif hashlib.sha256(storage.read_bytes(url)).hexdigest() != digest:
             result.differences.append(f"report file {name} was changed after it was written")
+    for name in SET_FILES:
+        if name != CHECKSUMS and name not in listed and storage.exists(storage.join(folder, name)):
+            result.differences.append(f"report file {name} is not listed in {CHECKSUMS}")
     if not any(d.startswith("report file") for d in result.differences):
         result.checked.append(f"report files match {CHECKSUMS}")
 

@@ -11,6 +11,7 @@ contents with those page numbers. Without Chromium the other files are written a
 """
 
 import contextlib
+import datetime as dt
 import hashlib
 import json
 import shutil
@@ -111,13 +112,33 @@ def write_report(
 
 #: Folder under ``<reports>`` where a report is written before it is published.
 STAGING = ".staging"
+#: On an object store, the marker of a publication in progress (see :func:`_publish`).
+PUBLISHING = "PUBLISHING"
+#: Every file a report set may hold (SHA256SUMS lists those of one set).
+SET_FILES = (
+    "report.html",
+    "report.pdf",
+    "report.md",
+    "summary.json",
+    "partners.csv",
+    "flags.csv",
+    CHECKSUMS,
+)
 
 
 def _publish(staged: str, target: str, names: list[str]) -> None:
     """Replace the set in ``target`` by the staged one. On a local disk the folders are
     swapped by two renames: a reader finds the old set, for a moment none, or the new
-    set, never a mix. An object store has no rename: the files are copied in place one
-    by one (checksums last), then those of the old set that the new one lacks removed."""
+    set, never a mix.
+
+    An object store has no rename and no multi-object transaction, so a reader cannot
+    be kept from seeing a mix while the files are replaced; it can always tell one. A
+    ``PUBLISHING`` marker (the new set's id and start time) is written first, then
+    each file is copied in place server-side (one atomic PUT each), the old set's files
+    the new one lacks are removed, ``SHA256SUMS`` is written last and the marker
+    deleted. A set is complete when there is no marker and every file matches
+    ``SHA256SUMS``; ``callaudit verify`` checks both, and a publisher killed half-way
+    leaves the marker, which names what happened until the next report replaces it."""
     if not storage.is_remote(target):
         target_path, staged_path = Path(target), Path(staged)
         old = target_path.with_name(f".{target_path.name}.replaced-{uuid.uuid4().hex[:12]}")
@@ -127,13 +148,21 @@ def _publish(staged: str, target: str, names: list[str]) -> None:
         staged_path.rename(target_path)
         shutil.rmtree(old, ignore_errors=True)
         return
-    for name in sorted(names, key=lambda n: n == CHECKSUMS):
-        storage.write_bytes_atomic(
-            storage.join(target, name), storage.read_bytes(storage.join(staged, name))
-        )
-    for stale in ("report.pdf",):
+    marker = storage.join(target, PUBLISHING)
+    started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    set_id = staged.rstrip("/").rsplit("/", 1)[-1]
+    storage.write_text_atomic(
+        marker, json.dumps({"set": set_id, "started": started, "files": sorted(names)})
+    )
+    fs = storage.filesystem(target)
+    path = lambda url: url.split("://", 1)[1]  # noqa: E731
+    for name in sorted(n for n in names if n != CHECKSUMS):
+        fs.copy(path(storage.join(staged, name)), path(storage.join(target, name)))
+    for stale in SET_FILES:
         if stale not in names:
             storage.remove(storage.join(target, stale))
+    fs.copy(path(storage.join(staged, CHECKSUMS)), path(storage.join(target, CHECKSUMS)))
+    storage.remove(marker)
 
 
 def _drop(staged: str) -> None:

@@ -21,8 +21,10 @@ from callaudit.synth.plan import Plan
 from callaudit.synth.rows import (
     BAD_ROW_SLOT,
     DAY_US,
+    MAX_BLOCKS,
     DayRows,
     Dictionaries,
+    block_seed,
     day_rows,
     day_start_us,
     request_ids,
@@ -72,6 +74,8 @@ class PartnerStats:
     endpoint_calls: dict[str, int]
     restricted_calls: dict[str, int]  # by network label
     peak_calls_per_minute: int
+    #: calls per minute of the day, so blocks of one day add up to its true peak
+    minute_calls: np.ndarray | None = None
 
 
 @dataclass
@@ -117,6 +121,7 @@ def _stats(plan: Plan, dicts: Dictionaries, rows: DayRows) -> dict[str, PartnerS
             endpoint_calls=named(routes[p], dicts.routes),
             restricted_calls=named(restricted[p], dicts.labels),
             peak_calls_per_minute=int(rows.peak_calls_per_minute[p]),
+            minute_calls=None if rows.minute_calls is None else rows.minute_calls[p],
         )
         for p in np.flatnonzero(calls)
     }
@@ -159,7 +164,7 @@ def _take(columns: dict[str, np.ndarray], index: np.ndarray) -> dict[str, np.nda
 
 
 def _bad_rows(
-    plan: Plan, d: int, rng: np.random.Generator, valid: dict[str, np.ndarray]
+    plan: Plan, d: int, rng: np.random.Generator, valid: dict[str, np.ndarray], slot: int
 ) -> tuple[dict[str, dict], dict[str, int]]:
     """A few rows per quarantine reason, each copied from a valid row with one defect."""
     n_valid = len(valid["ts"])
@@ -172,7 +177,7 @@ def _bad_rows(
     if total == 0 or n_valid == 0:
         return {}, counts
     rows = _take(valid, rng.integers(0, n_valid, total))
-    rows["request_id"] = request_ids(plan.seed, d, BAD_ROW_SLOT, np.arange(total))
+    rows["request_id"] = request_ids(plan.seed, d, slot, np.arange(total))
     reason_of = np.repeat(list(counts), list(counts.values()))
     nulls = {name: np.zeros(total, dtype=bool) for name in KEY_COLUMNS}
     text = {
@@ -199,19 +204,20 @@ def _bad_rows(
 
 
 def build_day(
-    plan: Plan, dicts: Dictionaries, d: int
+    plan: Plan, dicts: Dictionaries, d: int, block: int = 0
 ) -> tuple[list[tuple[str, pa.Table]], DayResult]:
-    """The day's files (name, table) in write order, and its truth."""
+    """The day's files (name, table) in write order, and its truth; ``block`` > 0 is
+    another independent block of the same day (see ``write_day``)."""
     day = plan.days[d]
     result = DayResult(day, 0, 0, 0, 0, {})
     if not plan.calls[d].any():
         return [], result
-    rows = day_rows(plan, dicts, d)
+    rows = day_rows(plan, dicts, d, block)
     result.partners = _stats(plan, dicts, rows)
     valid = rows.columns
     n_valid = len(valid["ts"])
-    rng = np.random.default_rng([plan.seed, 7, d])
-    bad, quarantined = _bad_rows(plan, d, rng, valid)
+    rng = np.random.default_rng(block_seed(plan.seed, 7, d, block))
+    bad, quarantined = _bad_rows(plan, d, rng, valid, BAD_ROW_SLOT - block)
 
     bounds = rows.file_bounds.copy()
     moved = 0
@@ -276,10 +282,63 @@ def _write(url: str, table: pa.Table) -> None:
             os.unlink(tmp)
 
 
-def write_day(raw: str, plan: Plan, dicts: Dictionaries, d: int) -> DayResult:
-    """Build day ``d`` and write its files atomically under ``raw/date=YYYY-MM-DD/``."""
-    files, result = build_day(plan, dicts, d)
+def _block_name(name: str, block: int) -> str:
+    return name if block == 0 else name.replace(".parquet", f"-b{block:02d}.parquet")
+
+
+def _merged_stats(a: PartnerStats, b: PartnerStats) -> PartnerStats:
+    def added(x: dict[str, int], y: dict[str, int]) -> dict[str, int]:
+        return {k: x.get(k, 0) + y.get(k, 0) for k in sorted({*x, *y})}
+
+    assert a.minute_calls is not None and b.minute_calls is not None
+    minutes = a.minute_calls + b.minute_calls
+    return PartnerStats(
+        calls=a.calls + b.calls,
+        items=a.items + b.items,
+        bytes=a.bytes + b.bytes,
+        app_calls=added(a.app_calls, b.app_calls),
+        endpoint_calls=added(a.endpoint_calls, b.endpoint_calls),
+        restricted_calls=added(a.restricted_calls, b.restricted_calls),
+        peak_calls_per_minute=int(minutes.max()),  # the blocks' minutes add up
+        minute_calls=minutes,
+    )
+
+
+def _merged(total: DayResult, block: DayResult) -> DayResult:
+    """The truth of a day written in blocks: counts add up, peaks per minute are re-taken."""
+    partners = dict(total.partners)
+    for pid, stats in block.partners.items():
+        partners[pid] = _merged_stats(partners[pid], stats) if pid in partners else stats
+    return DayResult(
+        day=total.day,
+        files=total.files + block.files,
+        rows_written=total.rows_written + block.rows_written,
+        rows_valid=total.rows_valid + block.rows_valid,
+        duplicates=total.duplicates + block.duplicates,
+        quarantined={
+            r: total.quarantined.get(r, 0) + block.quarantined.get(r, 0)
+            for r in dict.fromkeys([*total.quarantined, *block.quarantined])
+        },
+        partners=dict(sorted(partners.items())),
+    )
+
+
+def write_day(raw: str, plan: Plan, dicts: Dictionaries, d: int, blocks: int = 1) -> DayResult:
+    """Build day ``d`` and write its files atomically under ``raw/date=YYYY-MM-DD/``.
+
+    A day of ``blocks`` > 1 (scales above 1.0) is written one block at a time, each an
+    independent draw of the plan's day with its own files (``part-00-b01.parquet``), so
+    the generator holds one block's rows whatever the scale.
+    """
+    if not 1 <= blocks <= MAX_BLOCKS:
+        raise ValueError(f"blocks must be between 1 and {MAX_BLOCKS}, got {blocks}")
     folder = storage.day_folder(raw, plan.days[d])
-    for name, table in files:
-        _write(storage.join(folder, name), table)
+    result: DayResult | None = None
+    for block in range(blocks):
+        files, part = build_day(plan, dicts, d, block)
+        for name, table in files:
+            _write(storage.join(folder, _block_name(name, block)), table)
+        del files
+        result = part if result is None else _merged(result, part)
+    assert result is not None
     return result

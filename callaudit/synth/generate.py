@@ -7,6 +7,7 @@ days as a full year, and the same seed, scale and range give byte-identical file
 """
 
 import datetime as dt
+import math
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -18,13 +19,36 @@ from callaudit.progress import Progress
 from callaudit.synth import catalog, truth
 from callaudit.synth.day import DayResult, write_day
 from callaudit.synth.plan import PLAN_VERSION, Plan, build_plan
-from callaudit.synth.rows import build_dictionaries
-from callaudit.synth.volume import check_scale, expected_calls, expected_items
+from callaudit.synth.rows import MAX_BLOCKS, build_dictionaries
+from callaudit.synth.volume import (
+    SCALE_MAX,
+    SCALE_MIN,
+    check_scale,
+    expected_calls,
+    expected_items,
+)
 
 GENERATOR_VERSION = f"twitter-2022/{PLAN_VERSION}"
 
 #: Days per worker task: big enough to amortise process hand-offs at tiny scales.
 _CHUNK_DAYS = 8
+
+#: Longest range generated above scale 1.0: such days exist to test and benchmark one
+#: very large day (scale 10 is about 30 M rows and 0.5 GB a day), not to fill a disk.
+BIG_SCALE_MAX_DAYS = 7
+
+
+def blocks_for(scale: float) -> tuple[int, float]:
+    """How a scale is drawn: (blocks per day, the plan's scale). Up to 1.0 a day is one
+    block of the plan at that scale, as always; above it, ``ceil(scale)`` independent
+    blocks of the plan at ``scale / blocks`` (scale 10: ten full-size draws of the day,
+    with the full-size plan's contracts and limits)."""
+    if not SCALE_MIN <= scale <= MAX_BLOCKS:
+        raise ValueError(f"scale must be between {SCALE_MIN} and {MAX_BLOCKS}, got {scale}")
+    if scale <= SCALE_MAX:
+        return 1, check_scale(scale)
+    blocks = math.ceil(scale)
+    return blocks, scale / blocks
 
 
 @dataclass
@@ -62,12 +86,17 @@ def _check(
 ) -> tuple[dt.date, dt.date]:
     if scenario not in catalog.SCENARIOS:
         raise ValueError(f"unknown scenario {scenario!r}; known: {', '.join(catalog.SCENARIOS)}")
-    check_scale(scale)
+    blocks_for(scale)
     start = start or catalog.YEAR_START
     end = end or catalog.YEAR_END
     if not catalog.YEAR_START <= start <= end <= catalog.YEAR_END:
         raise ValueError(
             f"start..end must be a range within {catalog.YEAR_START}..{catalog.YEAR_END}, got {start}..{end}"
+        )
+    if scale > SCALE_MAX and (end - start).days + 1 > BIG_SCALE_MAX_DAYS:
+        raise ValueError(
+            f"scale {scale} is above {SCALE_MAX}: give --start and --end at most "
+            f"{BIG_SCALE_MAX_DAYS} days apart (got {start}..{end})"
         )
     return start, end
 
@@ -77,12 +106,14 @@ _worker: dict = {}
 
 
 def _init_worker(seed: int, scale: float, raw: str) -> None:
-    plan = build_plan(seed, scale)
-    _worker.update(plan=plan, dicts=build_dictionaries(plan), raw=raw)
+    blocks, plan_scale = blocks_for(scale)
+    plan = build_plan(seed, plan_scale)
+    _worker.update(plan=plan, dicts=build_dictionaries(plan), raw=raw, blocks=blocks)
 
 
 def _write_days(indices: list[int]) -> list[DayResult]:
-    return [write_day(_worker["raw"], _worker["plan"], _worker["dicts"], d) for d in indices]
+    w = _worker
+    return [write_day(w["raw"], w["plan"], w["dicts"], d, w["blocks"]) for d in indices]
 
 
 def generate_archive(
@@ -103,7 +134,7 @@ def generate_archive(
     """
     start, end = _check(scenario, scale, start, end)
     began = time.monotonic()
-    plan = build_plan(seed, scale)
+    plan = build_plan(seed, blocks_for(scale)[1])
     raw = storage.join(out, "raw")
     contracts_path = storage.join(out, "contracts.yaml")
     truth_dir = storage.join(out, "truth")

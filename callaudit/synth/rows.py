@@ -24,6 +24,10 @@ _ERROR_CUM /= _ERROR_CUM[-1]
 #: Request-id slots (bits 40-45 of the counter) reserved for rows that are not calls.
 BAD_ROW_SLOT = 62
 
+#: Most blocks one day may be generated in (``day_rows(block=)``): block b's calls use
+#: request-id slot b and its bad rows slot ``BAD_ROW_SLOT - b``, so blocks never share an id.
+MAX_BLOCKS = 30
+
 
 def day_start_us(day: dt.date) -> int:
     return (day - EPOCH).days * DAY_US
@@ -111,6 +115,8 @@ class DayRows:
     file_bounds: np.ndarray  # rows of file f are file_bounds[f]:file_bounds[f + 1]
     partner: np.ndarray  # partner index per row
     peak_calls_per_minute: np.ndarray  # per partner
+    #: valid calls per partner and minute of the day (n_partners x 1440)
+    minute_calls: np.ndarray | None = None
 
 
 def _pick(cum: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -159,10 +165,20 @@ def distribute(
 _BIG = 50_000  # partners with more calls a day draw their minutes with one multinomial
 
 
-def day_rows(plan: Plan, dicts: Dictionaries, d: int) -> DayRows:
-    """Generate all valid calls of day index ``d`` (exactly the plan's calls and items)."""
+def block_seed(seed: int, stream: int, d: int, block: int) -> list[int]:
+    """The RNG seed of one block of a day: block 0 is the day as it always was, so scales
+    up to 1.0 stay byte-identical; a larger scale adds blocks with seeds of their own."""
+    return [seed, stream, d] if block == 0 else [seed, stream, d, block]
+
+
+def day_rows(plan: Plan, dicts: Dictionaries, d: int, block: int = 0) -> DayRows:
+    """Generate all valid calls of day index ``d`` (exactly the plan's calls and items).
+
+    ``block`` > 0 draws another, independent copy of the day's traffic (its own random
+    rows and request ids): a day above scale 1.0 is several blocks, written one by one.
+    """
     day = plan.days[d]
-    rng = np.random.default_rng([plan.seed, 11, d])
+    rng = np.random.default_rng(block_seed(plan.seed, 11, d, block))
     n_partners = len(plan.partners)
     calls = plan.calls[d].astype(np.int64)
     base = calls - plan.rate_extra[d]
@@ -258,7 +274,7 @@ def day_rows(plan: Plan, dicts: Dictionaries, d: int) -> DayRows:
             target[rows] = values[rng.integers(len(values), size=len(rows))]
 
     columns = {
-        "request_id": request_ids(plan.seed, d, 0, np.arange(n)),
+        "request_id": request_ids(plan.seed, d, block, np.arange(n)),
         "ts": ts,
         "partner_id": partner,
         "app_id": app.astype(np.int32, copy=False),
@@ -269,4 +285,4 @@ def day_rows(plan: Plan, dicts: Dictionaries, d: int) -> DayRows:
         "latency_ms": latency,
         "client_ip": ip.astype(np.int32, copy=False),
     }
-    return DayRows(columns, file_bounds, partner, counts.max(axis=1))
+    return DayRows(columns, file_bounds, partner, counts.max(axis=1), counts)

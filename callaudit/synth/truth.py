@@ -5,7 +5,9 @@ with the same ``Contracts`` model the pipeline loads, so the truth follows the f
 semantics exactly; volume flags come from the plan (they are statistical by nature).
 """
 
+import calendar
 import csv
+import datetime as dt
 import io
 import json
 from collections.abc import Iterable
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 
 import yaml
 
-from callaudit.contracts import Contracts
+from callaudit.contracts import Agreement, Contracts
 from callaudit.synth import catalog
 from callaudit.synth.day import DayResult, PartnerStats
 from callaudit.synth.plan import Plan
@@ -55,13 +57,10 @@ def contracts_document(plan: Plan) -> dict:
                 entry["allow_networks"] = list(spec.allow_networks)
             agreements.append(entry)
         partners.append({"id": profile.id, "name": profile.name, "agreements": agreements})
-    from callaudit.contracts import Contracts
-
-    # The API returns tweets: say so, once contracts.yaml accepts the key (callaudit.units).
-    unit = {"item_unit": "tweets"} if "item_unit" in Contracts.model_fields else {}
     return {
         "currency": "USD",
-        **unit,
+        # The API returns tweets: every report format says so (callaudit.units).
+        "item_unit": "tweets",
         "list_pricing": {"per_1k_items": 0.84},
         "restricted_networks": [
             {"cidr": n.cidr, "label": n.label} for n in catalog.RESTRICTED_NETWORKS
@@ -173,6 +172,16 @@ def rule_flags(
                 "items_month_to_date",
                 f"{mtd} items month to date > items_per_month {limits.items_per_month}",
             )
+        if limits.items_per_month is not None:
+            crossing = _projected_crossing(day, agreement, mtd, limits.items_per_month)
+            if crossing is not None:
+                flag(
+                    partner_id,
+                    "monthly_item_pace",
+                    "items_month_to_date",
+                    f"{mtd} items month to date, at that pace > items_per_month "
+                    f"{limits.items_per_month} on {crossing.isoformat()}",
+                )
         peak = stats.peak_calls_per_minute
         if limits.calls_per_minute is not None and peak > limits.calls_per_minute:
             flag(
@@ -189,6 +198,35 @@ def rule_flags(
                 partner_id, "restricted_network", "restricted_calls", _restricted_detail(forbidden)
             )
     return flags
+
+
+#: Days of the month under an agreement before a pace is projected (flags.rules).
+PACE_MIN_DAYS = 7
+
+
+def _projected_crossing(
+    day: dt.date, agreement: Agreement, month_to_date: int, limit: int
+) -> dt.date | None:
+    """The day month-to-date items at their pace so far cross ``limit``, when that is
+    after ``day`` and within the month under ``agreement``; None otherwise.
+
+    Written day by day, independently of the pipeline's closed form, so the two check
+    each other: the pace is month-to-date items over the days of the month under the
+    agreement so far, and the crossing the first later day whose projection exceeds the
+    limit.
+    """
+    first = max(day.replace(day=1), agreement.start)
+    last = day.replace(day=calendar.monthrange(day.year, day.month)[1])
+    if agreement.end is not None:
+        last = min(last, agreement.end)
+    elapsed = (day - first).days + 1
+    if elapsed < PACE_MIN_DAYS or not 0 < month_to_date <= limit:
+        return None
+    for ahead in range(1, (last - day).days + 1):
+        # month_to_date + ahead * month_to_date / elapsed > limit, in integers
+        if month_to_date * (elapsed + ahead) > limit * elapsed:
+            return day + dt.timedelta(days=ahead)
+    return None
 
 
 def _detail(what: str, agreement_id: str, counts: dict[str, int]) -> str:

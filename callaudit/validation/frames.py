@@ -27,6 +27,7 @@ _DERIVED: dict[str, list[pl.Expr]] = {
         _per_call("items").alias("items_per_call"),
     ],
     "partner_daily": [_per_call("items").alias("items_per_call")],
+    "network_daily": [_per_call("items").alias("items_per_call")],
 }
 
 

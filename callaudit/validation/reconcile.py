@@ -118,6 +118,53 @@ def ingest_adds_up(ingest: pl.DataFrame, days: Sequence[dt.date], *, check: str)
     ]
 
 
+def quarantine_matches_ingest(
+    quarantine: pl.DataFrame, ingest: pl.DataFrame, days: Sequence[dt.date], *, check: str
+) -> list[Finding]:
+    """Every rejected row is in quarantine: per day and reason, its rows equal
+    ingest_daily's ``quarantined_<reason>`` (a row lost or written twice shows here)."""
+    counted = (
+        quarantine.group_by(DATE_COLUMN, "reason")
+        .agg(pl.len().cast(pl.Int64).alias("quarantine_rows"))
+        .pivot(on="reason", index=DATE_COLUMN, values="quarantine_rows")
+        if quarantine.height
+        else pl.DataFrame(schema={DATE_COLUMN: pl.Date()})
+    )
+    in_quarantine = [
+        (pl.col(r) if r in counted.columns else pl.lit(0, pl.Int64)).fill_null(0).alias(r)
+        for r in QUARANTINE_REASONS
+    ]
+    compared = (
+        _days_frame(days)
+        .join(
+            ingest.select(DATE_COLUMN, *(f"quarantined_{r}" for r in QUARANTINE_REASONS)),
+            on=DATE_COLUMN,
+            how="inner",
+        )
+        .join(counted.select(DATE_COLUMN, *in_quarantine), on=DATE_COLUMN, how="left")
+        .with_columns(pl.col(r).fill_null(0) for r in QUARANTINE_REASONS)
+    )
+    offending = pl.concat(
+        [
+            compared.select(
+                DATE_COLUMN,
+                pl.lit(r).alias("reason"),
+                pl.col(f"quarantined_{r}").alias("ingest_daily_quarantined"),
+                pl.col(r).alias("quarantine_rows"),
+            )
+            for r in QUARANTINE_REASONS
+        ]
+    ).filter(pl.col("ingest_daily_quarantined") != pl.col("quarantine_rows"))
+    return findings_per_day(
+        offending,
+        days,
+        check=check,
+        table="quarantine",
+        expectation="rows_per_reason_equal_ingest_daily_quarantined",
+        column="reason",
+    )
+
+
 def usage_matches_ingest(
     usage: pl.DataFrame, ingest: pl.DataFrame, days: Sequence[dt.date], *, check: str
 ) -> list[Finding]:

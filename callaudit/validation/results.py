@@ -156,6 +156,9 @@ def daily_check_names() -> tuple[str, ...]:
         t.USAGE_MATCHES_INGEST,
         t.PARTNER_SUITE,
         t.PARTNER_MATCHES_USAGE,
+        t.NETWORK_SUITE,
+        t.QUARANTINE_SUITE,
+        t.QUARANTINE_MATCHES_INGEST,
         t.FLAGS_SUITE,
         t.UNKNOWN_PARTNERS_FLAGGED,
     )

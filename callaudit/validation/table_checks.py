@@ -27,6 +27,9 @@ PARTNER_MATCHES_USAGE = "partner_daily_matches_usage"
 INGEST_SUITE = "ingest_daily_suite"
 INGEST_ADDS_UP = "ingest_daily_adds_up"
 NO_DATA_GAPS = "ingest_daily_no_data_gaps"
+NETWORK_SUITE = "network_daily_suite"
+QUARANTINE_SUITE = "quarantine_suite"
+QUARANTINE_MATCHES_INGEST = "quarantine_matches_ingest"
 FLAGS_SUITE = "anomaly_flags_suite"
 UNKNOWN_PARTNERS_FLAGGED = "anomaly_flags_cover_unknown_partners"
 
@@ -39,6 +42,9 @@ DAILY_CHECK_TABLES: dict[str, str] = {
     INGEST_SUITE: "ingest_daily",
     INGEST_ADDS_UP: "ingest_daily",
     NO_DATA_GAPS: "ingest_daily",
+    NETWORK_SUITE: "network_daily",
+    QUARANTINE_SUITE: "quarantine",
+    QUARANTINE_MATCHES_INGEST: "quarantine",
 }
 FLAG_CHECK_TABLES: dict[str, str] = {
     FLAGS_SUITE: "anomaly_flags",
@@ -102,9 +108,9 @@ def gaps_report(gaps: dict[dt.date, str], days: list[dt.date]) -> CheckReport:
 
 
 def validate_daily_tables(warehouse_url: str, days: Iterable[dt.date]) -> dict[str, CheckReport]:
-    """usage_daily, partner_daily and ingest_daily of ``days``: suites and reconciliations.
+    """The five day tables of ``days``: suites and reconciliations.
 
-    The three tables are read from the same commits of each day. Days committed as data
+    The tables are read from the same commits of each day. Days committed as data
     gaps (no raw data, no tables) are not validated as tables: the NO_DATA_GAPS check
     reports them, as a warning."""
     every_day = sorted(set(days))
@@ -112,7 +118,7 @@ def validate_daily_tables(warehouse_url: str, days: Iterable[dt.date]) -> dict[s
         warehouse_url,
         {
             t: (every_day[0], every_day[-1])
-            for t in ("usage_daily", "partner_daily", "ingest_daily")
+            for t in ("usage_daily", "partner_daily", "ingest_daily", "network_daily", "quarantine")
         },
     )
     gaps = {
@@ -130,6 +136,8 @@ def validate_daily_tables(warehouse_url: str, days: Iterable[dt.date]) -> dict[s
     usage, usage_days = present("usage_daily")
     partner, partner_days = present("partner_daily")
     ingest, ingest_days = present("ingest_daily")
+    network, network_days = present("network_daily")
+    quarantine, quarantine_days = present("quarantine")
     reports = {
         NO_DATA_GAPS: gaps_report(gaps, every_day),
         USAGE_SUITE: _suite_check(USAGE_SUITE, "usage_daily", usage, usage_days, days, min_rows=1),
@@ -139,7 +147,22 @@ def validate_daily_tables(warehouse_url: str, days: Iterable[dt.date]) -> dict[s
         INGEST_SUITE: _suite_check(
             INGEST_SUITE, "ingest_daily", ingest, ingest_days, days, min_rows=1
         ),
+        # Most days reach no restricted network and reject no row: zero rows is normal.
+        NETWORK_SUITE: _suite_check(
+            NETWORK_SUITE, "network_daily", network, network_days, days, min_rows=0
+        ),
+        QUARANTINE_SUITE: _suite_check(
+            QUARANTINE_SUITE, "quarantine", quarantine, quarantine_days, days, min_rows=0
+        ),
     }
+    reports[QUARANTINE_MATCHES_INGEST] = _reconciliation(
+        QUARANTINE_MATCHES_INGEST,
+        "quarantine",
+        days,
+        lambda: reconcile.quarantine_matches_ingest(
+            quarantine, ingest, days, check=QUARANTINE_MATCHES_INGEST
+        ),
+    )
     reports[INGEST_ADDS_UP] = _reconciliation(
         INGEST_ADDS_UP,
         "ingest_daily",

@@ -24,6 +24,7 @@ import dagster as dg
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from callaudit import warehouse
 from tests.rawlogs import call, write_raw
 
 MARCH = [dt.date(2022, 3, d) for d in (1, 2, 3)]
@@ -199,12 +200,45 @@ def tables_only(day: dt.date) -> Callable[[Workspace], None]:
     return change
 
 
+def left_out_and_redelivered(day: dt.date) -> Callable[[Workspace], None]:
+    """Files a day folder holds that are not its data (hidden, another suffix, in a
+    sub-folder), and a re-delivery of the day's two calls with other content."""
+
+    def change(ws: Workspace) -> None:
+        data = (ws.folder(day) / "part-0.parquet").read_bytes()
+        (ws.folder(day) / "sub").mkdir()
+        for name in ("_x.parquet", ".x.parquet", "x.PARQUET", "sub/x.parquet"):
+            (ws.folder(day) / name).write_bytes(data)
+        first = 100 * MARCH.index(day)
+        write_calls(ws, day, first=first, name="part-1.parquet", items=11)
+
+    return change
+
+
+def unrecorded_flags(day: dt.date) -> Callable[[Workspace], None]:
+    """The day's flags as a callaudit from before flag inputs were recorded wrote them:
+    the same rows, no record of what they were computed from."""
+
+    def change(ws: Workspace) -> None:
+        from callaudit.schema import ANOMALY_FLAGS
+
+        rows = warehouse.read_partition(str(ws.warehouse), ANOMALY_FLAGS, day)
+        warehouse.commit_day(str(ws.warehouse), ANOMALY_FLAGS.name, day, {ANOMALY_FLAGS: rows})
+
+    return change
+
+
 def strict_summary_suite(ws: Workspace) -> None:
     """A deployment's own suites (CALLAUDIT_EXPECTATIONS) whose report_summary suite
     allows a partner at most one call: the next report fails its blocking check."""
+    write_strict_suites(ws.root / "suites")
+
+
+def write_strict_suites(suites: Path) -> Path:
+    """The shipped suites copied into ``suites``, with report_summary allowing a partner
+    at most one call (point CALLAUDIT_EXPECTATIONS at it)."""
     from callaudit.validation.suites import expectations_dir
 
-    suites = ws.root / "suites"
     suites.mkdir()
     for path in expectations_dir().iterdir():
         if path.name.endswith(".json"):
@@ -218,6 +252,7 @@ def strict_summary_suite(ws: Workspace) -> None:
         }
     )
     (suites / "report_summary.json").write_text(json.dumps(summary))
+    return suites
 
 
 def nothing(ws: Workspace) -> None:
@@ -433,6 +468,18 @@ ARCHIVE_CASES: tuple[ArchiveCase, ...] = (
         archive=lambda ws: (good_archive(ws), damaged_page(D2)(ws)),
         calls={D1: 2, D2: None, D3: 2},
     ),
+    # --- files left out and re-deliveries are counted and named (item 12) -------------
+    ArchiveCase(
+        "files left out of a day and re-deliveries with other content are named in the report",
+        (Step(BACKFILL, 0), Step(REPORT, 0)),
+        archive=lambda ws: (good_archive(ws), left_out_and_redelivered(D2)(ws)),
+        calls=ALL_GOOD,
+        report_says=(
+            "| Re-delivered with other content (first copy kept) | 2 |",
+            "| Files left out (hidden, other suffix, sub-folder) | 4 |",
+            "- left out `2022-03-02: sub/`",
+        ),
+    ),
     # --- plausibility warns, integrity blocks (item 10) -------------------------------
     ArchiveCase(
         "a partner whose p95 latency is 150 s is warned about, and still flagged and reported",
@@ -522,6 +569,34 @@ ARCHIVE_CASES: tuple[ArchiveCase, ...] = (
         calls={D1: 2, D2: 4, D3: 2},
         backfilled=True,
         flags={"unauthorized_app": (D2,), "monthly_item_limit": (D2, D3)},
+    ),
+    ArchiveCase(
+        "flags that recorded no inputs (an older callaudit) are refused like stale ones",
+        (
+            Step(
+                REPORT,
+                1,
+                (
+                    "1 day(s) have stale flags, no record of what they were computed from "
+                    "(2022-03-02)",
+                    "callaudit backfill --start 2022-03-02 --end 2022-03-02",
+                ),
+                change=unrecorded_flags(D2),
+            ),
+            Step(BACKFILL, 0),
+            Step(REPORT, 0),
+        ),
+        calls=ALL_GOOD,
+        backfilled=True,
+    ),
+    ArchiveCase(
+        "a day inside the report's range that no run processed is refused naming it",
+        (
+            Step(BACKFILL_D1, 0),
+            Step(("backfill", "--start", "2022-03-03", "--end", "2022-03-03", "--no-report"), 0),
+            Step(REPORT, 1, ("1 day(s) were never processed (2022-03-02)",)),
+        ),
+        calls={D1: 2, D2: None, D3: 2},
     ),
     ArchiveCase(
         "agreements edited after the backfill: the report refuses the stale flags",

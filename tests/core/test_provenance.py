@@ -116,3 +116,41 @@ def test_provenance_records_the_inputs_and_the_runs(archive, tmp_path):
     assert found["archive_files"] == 3
     assert (found["runs"][0]["run_id"], found["report_run"]) == ("abc", "def")
     assert found["version"]
+
+
+def test_a_warehouse_cache_keeps_hashes_of_unchanged_files_and_rehashes_changed_ones(
+    archive, tmp_path, monkeypatch
+):
+    warehouse_url = str(tmp_path / "wh")
+    days = [DAY1, DAY2, DAY3]
+    first = fingerprint_archive(str(archive), days, cache=warehouse_url)
+    assert first.reused_hashes == 0
+    assert storage.exists(provenance.hash_cache_url(warehouse_url, DAY1))
+
+    hashed: list[str] = []
+    real = provenance.sha256_file
+    monkeypatch.setattr(provenance, "sha256_file", lambda url: hashed.append(url) or real(url))
+    again = fingerprint_archive(str(archive), days, cache=warehouse_url)
+    assert (again.reused_hashes, hashed) == (3, [])
+    assert again.sha256 == first.sha256
+
+    # new content (same size) with a new modification time: hashed again, and recorded
+    path = archive / f"date={DAY2}" / "part-00.parquet"
+    path.write_bytes(path.read_bytes().replace(b"2022", b"2023"))
+    changed = fingerprint_archive(str(archive), days, cache=warehouse_url)
+    assert hashed == [str(path)]
+    assert changed.reused_hashes == 2
+    assert changed.sha256 == fingerprint_archive(str(archive), days).sha256 != first.sha256
+    assert fingerprint_archive(str(archive), days, cache=warehouse_url).reused_hashes == 3
+
+
+def test_an_unreadable_cache_is_never_trusted(archive, tmp_path):
+    warehouse_url = str(tmp_path / "wh")
+    truth = fingerprint_archive(str(archive), [DAY1]).sha256
+    cache = tmp_path / "wh" / provenance.HASH_CACHE / f"date={DAY1}.json"
+    cache.parent.mkdir(parents=True)
+    cache.write_text('{"part-00.parquet": {"size": 1, "mtime": 1, "sha256": "oops"}')
+
+    fingerprint = fingerprint_archive(str(archive), [DAY1], cache=warehouse_url)
+
+    assert (fingerprint.sha256, fingerprint.reused_hashes) == (truth, 0)

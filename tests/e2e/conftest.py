@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from callaudit.pipelines.instance import INSTANCE_TEMPLATE
+from callaudit.pipelines.submit import launch_backfill
 from tests.conftest import REPO
 from tests.e2e.graphql import code_location_loaded, graphql, wait_until
 from tests.graph import default_definitions
@@ -71,25 +72,20 @@ def dagster_ui(tmp_path_factory) -> DagsterUI:
         except Exception as exc:
             tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
             raise RuntimeError(f"dagster dev did not come up: {exc}\n{tail}") from exc
-        # The community sign-up dialog would cover the first screen of the UI.
-        graphql(url, "mutation { setNuxSeen }")
+        # No dismissal of Dagster's community pop-up here: the instance template turns it
+        # off (`nux: enabled: false`), and test_operator_view checks that it stays off.
         yield DagsterUI(url, root, root / "data" / "warehouse", log, process.pid)
     assert process.poll() is not None, "dagster dev still running after stop"
 
 
-LAUNCH_BACKFILL = """mutation($params: LaunchBackfillParams!) {
-  launchPartitionBackfill(backfillParams: $params) {
-    __typename
-    ... on LaunchBackfillSuccess { backfillId }
-    ... on PythonError { message }
-    ... on InvalidSubsetError { message }
-    ... on UnauthorizedError { message }
-  }
-}"""
-
 BACKFILL_STATUS = """query($id: String!) {
   partitionBackfillOrError(backfillId: $id) {
-    ... on PartitionBackfill { id status error { message } }
+    ... on PartitionBackfill {
+      id status error { message }
+      assetBackfillData { assetBackfillStatuses {
+        ... on AssetPartitionsStatusCounts { assetKey { path } numPartitionsTargeted }
+      } }
+    }
   }
   runsOrError(filter: {tags: [{key: "dagster/backfill", value: $id}]}) {
     ... on Runs { results { runId status jobName tags { key value } } }
@@ -101,21 +97,17 @@ DONE = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELE
 
 @pytest.fixture(scope="package")
 def backfill(dagster_ui) -> dict:
-    """Three days of every day-grain asset, launched through the UI's GraphQL API."""
+    """Three days of every day-grain asset, launched as the UI launches a range chosen in
+    its backfill dialog: the selected assets and the range's partition names."""
     daily = default_definitions().resolve_job_def("daily_job").asset_layer.executable_asset_keys
-    # Exact ranges per asset: with `assetSelection` + `partitionNames` Dagster would also
-    # recompute the flags of the days whose history window covers these days.
-    days = {"range": {"start": BACKFILL_DAYS[0], "end": BACKFILL_DAYS[-1]}}
     params = {
-        "partitionsByAssets": [
-            {"assetKey": {"path": k.path}, "partitions": days} for k in sorted(daily)
-        ]
+        "assetSelection": [{"path": k.path} for k in sorted(daily)],
+        "partitionNames": BACKFILL_DAYS,
+        "fromFailure": False,
+        "tags": [],
     }
-    launched = graphql(dagster_ui.url, LAUNCH_BACKFILL, {"params": params})[
-        "launchPartitionBackfill"
-    ]
-    assert launched["__typename"] == "LaunchBackfillSuccess", launched
-    backfill_id = launched["backfillId"]
+    # The launch mutation `callaudit backfill --submit` sends, with the UI's parameters.
+    backfill_id = launch_backfill(dagster_ui.url, params).backfill_id
 
     def finished():
         data = graphql(dagster_ui.url, BACKFILL_STATUS, {"id": backfill_id})

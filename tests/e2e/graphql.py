@@ -1,28 +1,15 @@
-"""A tiny client for the Dagster webserver's GraphQL API (urllib, no extra package)."""
+"""Helpers for tests that talk to a Dagster webserver. The GraphQL client is the one
+`callaudit backfill --submit` uses (callaudit.pipelines.submit): the tests exercise it
+rather than a copy of their own."""
 
-import json
 import time
-import urllib.request
 from collections.abc import Callable
+
+from callaudit.pipelines.submit import graphql
 
 REPOSITORY = {"repositoryName": "__repository__", "repositoryLocationName": "callaudit"}
 
-
-class GraphQLError(RuntimeError):
-    pass
-
-
-def graphql(base_url: str, query: str, variables: dict | None = None, timeout: float = 30) -> dict:
-    """POST a query to ``<base_url>/graphql`` and return its ``data``; errors raise."""
-    body = json.dumps({"query": query, "variables": variables or {}}).encode()
-    request = urllib.request.Request(
-        f"{base_url}/graphql", data=body, headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=timeout) as response:
-        payload = json.load(response)
-    if payload.get("errors"):
-        raise GraphQLError(json.dumps(payload["errors"])[:2000])
-    return payload["data"]
+__all__ = ["REPOSITORY", "code_location_loaded", "graphql", "wait_until"]
 
 
 def wait_until(check: Callable[[], object], timeout: float, interval: float = 1.0, what: str = ""):

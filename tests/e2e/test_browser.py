@@ -1,18 +1,17 @@
 """Headless Chromium renders the running UI: the asset catalog and the asset graph.
 
 Skips when Chromium is not installed, unless CALLAUDIT_REQUIRE_BROWSER=1 (then fails).
-The screenshot is kept in the test's tmp folder and copied to docs/screenshots/.
+The screenshot stays in the test's tmp folder: the README's screenshots are of the demo
+instance and come from scripts/screenshots.py, never from a test instance.
 """
 
 import os
-import shutil
 import subprocess
-import urllib.parse
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
+from tests.e2e.chromium import asset_groups_url, find_chromium, run_chromium
 
 pytestmark = pytest.mark.e2e
 
@@ -25,38 +24,19 @@ ASSET_NAMES = (
     "anomaly_flags",
 )
 GROUPS = ("ingest", "usage", "flags", "report")
-SCREENSHOT = REPO / "docs" / "screenshots" / "asset-graph.png"
 
 
 def _chromium() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(name)
-        if path:
-            return path
+    path = find_chromium()
+    if path:
+        return path
     if os.environ.get("CALLAUDIT_REQUIRE_BROWSER") == "1":
         pytest.fail("Chromium is required (CALLAUDIT_REQUIRE_BROWSER=1) but not installed")
     pytest.skip("Chromium is not installed (apt-get install -y chromium)")
 
 
 def _run_chromium(url: str, profile: Path, *action: str) -> subprocess.CompletedProcess:
-    command = [
-        _chromium(),
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        f"--user-data-dir={profile}",
-        "--window-size=2400,1400",  # wide enough for full asset nodes
-        "--virtual-time-budget=15000",
-        *action,
-        url,
-    ]
-    return subprocess.run(command, capture_output=True, text=True, timeout=90, check=False)
+    return run_chromium(_chromium(), url, profile, *action)
 
 
 def _missing_names(dom: str) -> list[str]:
@@ -75,14 +55,10 @@ def graph_page(dagster_ui, backfill, tmp_path_factory) -> tuple[str, Path]:
         dom = _run_chromium(f"{dagster_ui.url}/assets", profile, "--dump-dom").stdout
         if not _missing_names(dom):
             break
-    # Groups are collapsed unless listed in `expanded`, as the UI's own links do.
-    expanded = ",".join(f"global@global:{group}" for group in GROUPS)
-    url = f"{dagster_ui.url}/asset-groups?{urllib.parse.urlencode({'expanded': expanded})}"
+    url = asset_groups_url(dagster_ui.url, GROUPS)
     png = folder / "asset-graph.png"
     shot = _run_chromium(url, profile, f"--screenshot={png}")
     assert png.exists(), shot.stderr[-2000:]
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(png, SCREENSHOT)
     return dom, png
 
 

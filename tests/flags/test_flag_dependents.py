@@ -25,6 +25,7 @@ from callaudit.pipelines.definitions import build_assets, build_definitions
 from callaudit.pipelines.jobs import DAILY_JOB
 from callaudit.pipelines.tags import DATA_VERSION_TAG
 from callaudit.provenance import sha256_file
+from callaudit.reviews import REVIEWS_FILE, load_reviews_for
 from tests.graph import settings_for_test
 from tests.pipelines.conftest import mark_processed
 from tests.rawlogs import call, write_raw
@@ -90,6 +91,18 @@ def audited(backfilled, tmp_path):
         yield settings, build_definitions(settings), instance
 
 
+def sensor_tick(audited, cursor: str | None = None):
+    """One real evaluation of the late-data sensor over the audited copy."""
+    settings, defs, instance = audited
+    context = dg.build_sensor_context(
+        instance=instance,
+        cursor=cursor,
+        resources={"audit": AuditResource(**_locations(settings))},
+        definitions=defs,
+    )
+    return defs.resolve_sensor_def("late_data_sensor").evaluate_tick(context)
+
+
 def monthly_flag_days(settings) -> list[int]:
     flags = warehouse.read_range(settings.warehouse, "anomaly_flags", DAYS[0], DAYS[-1])
     return sorted(flags.filter(pl.col("flag") == "monthly_item_limit")["date"].dt.day().to_list())
@@ -124,16 +137,9 @@ def test_rerunning_one_late_day_recomputes_the_flags_of_the_days_after_it(audite
 
 def test_the_late_data_sensors_run_recomputes_them_too(audited):
     settings, defs, instance = audited
-    sensor = defs.resolve_sensor_def("late_data_sensor")
 
     def tick(cursor=None):
-        context = dg.build_sensor_context(
-            instance=instance,
-            cursor=cursor,
-            resources={"audit": AuditResource(**_locations(settings))},
-            definitions=defs,
-        )
-        return sensor.evaluate_tick(context)
+        return sensor_tick(audited, cursor)
 
     first = tick()
     write_calls(Path(settings.archive), DAYS[1], 900, items=30, name="late.parquet")
@@ -206,3 +212,59 @@ def test_a_backfill_leaves_the_dependent_days_inside_its_range_to_their_own_chun
         ).items()
     }
     assert committed_by == chunk_of
+
+
+def test_a_dismissed_volume_flag_re_runs_only_the_flags_from_its_day(audited):
+    """The late-data sensor sees flag_reviews.yaml change: a volume flag of 2022-03-04 is
+    dismissed, so the flags of that day and of the later days whose history holds it
+    are stale. It asks for one run of anomaly_flags alone from that day; the run
+    recomputes them, and nothing is left stale."""
+    settings, defs, instance = audited
+    for day in DAYS:  # the flags of every day exist, as after the backfill
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(asset_key="anomaly_flags", partition=day.isoformat())
+        )
+
+    def tick(cursor=None):
+        return sensor_tick(audited, cursor)
+
+    first = tick()
+    reviews = Path(settings.contracts).with_name(REVIEWS_FILE)
+    reviews.write_text(
+        "reviews:\n"
+        "  - {partner: acme, day: 2022-03-04, flag: volume_spike, status: dismissed,\n"
+        "     note: planned re-index, reviewer: jdoe, reviewed_at: 2022-03-20}\n"
+    )
+    dismissed = load_reviews_for(settings).dismissed_volume()
+    inputs = FlagInputs(
+        sha256_file(settings.contracts), detection_sha256(DetectorSettings()), dismissed
+    )
+    assert sorted(stale_flag_days(settings.warehouse, DAYS, inputs)) == DAYS[3:]
+
+    second = tick(first.cursor)
+
+    [request] = second.run_requests
+    assert request.job_name == DAILY_JOB
+    assert request.partition_key == "2022-03-04"
+    assert request.asset_selection == [dg.AssetKey("anomaly_flags")]
+    [observed] = second.asset_events
+    assert observed.asset_key == dg.AssetKey("flag_reviews")
+    assert sha256_file(str(reviews)).startswith(observed.tags[DATA_VERSION_TAG])
+
+    result = defs.resolve_job_def(DAILY_JOB).execute_in_process(
+        run_config=run_config_for(settings),
+        instance=instance,
+        partition_key=request.partition_key,
+        asset_selection=request.asset_selection,
+        tags=request.tags,
+    )
+
+    assert result.success
+    assert stale_flag_days(settings.warehouse, DAYS, inputs) == {}
+    written = {
+        (e.asset_key.to_user_string(), e.partition)
+        for e in result.get_asset_materialization_events()
+        for e in [e.event_specific_data.materialization]
+    }
+    assert written == {("anomaly_flags", d.isoformat()) for d in DAYS[3:]}
+    assert tick(second.cursor).run_requests == []

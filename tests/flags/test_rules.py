@@ -144,6 +144,99 @@ def test_monthly_items_count_earlier_days_given_as_history_but_flag_only_request
     assert flags.select("date", "observed").rows() == [(day(3, 2), 11000.0)]
 
 
+# --- monthly_item_pace ---------------------------------------------------------------------
+
+
+def steady(first: dt.date, days: int, items: int, partner: str = "microsoft") -> list[tuple]:
+    return [(first + dt.timedelta(days=i), partner, 10, items, 1) for i in range(days)]
+
+
+def test_a_pace_that_crosses_the_monthly_limit_is_flagged_with_the_projected_day(contracts):
+    # 400 a day for a week: 2,800 by March 7; 2,800 + 18 x 400 = 10,000 is at the limit,
+    # 2,800 + 19 x 400 = 10,400 is over it, so the projected day is March 7 + 19 = March 26.
+    flags = only(flags_of(contracts, partner_days(steady(day(3, 1), 7, 400))), "monthly_item_pace")
+
+    row = flags.row(0, named=True)
+    assert flags.height == 1
+    assert (row["date"], row["severity"], row["metric"]) == (day(3, 7), "warning", "items")
+    assert (row["observed"], row["threshold"], row["expected"]) == (2800.0, 10000.0, 12400.0)
+    assert row["detail"] == (
+        "Microsoft had retrieved 2,800 items in March 2022 by 2022-03-07 (7 days); at that "
+        "pace it crosses the agreed 10,000 a month on 2022-03-26 (msft-2021)"
+    )
+
+
+def test_the_pace_is_not_projected_before_a_full_week_of_the_month(contracts):
+    flags = flags_of(contracts, partner_days(steady(day(3, 1), 6, 1400)))
+
+    assert only(flags, "monthly_item_pace").is_empty()
+
+
+def test_a_pace_that_stays_within_the_limit_is_not_flagged(contracts):
+    # 300 a day: 2,100 by March 7, 2,100 + 24 x 300 = 9,300 at the end of March.
+    flags = flags_of(contracts, partner_days(steady(day(3, 1), 7, 300)))
+
+    assert only(flags, "monthly_item_pace").is_empty()
+
+
+def test_the_pace_counts_calendar_days_not_days_with_calls(contracts):
+    daily = partner_days(
+        [(day(3, 1), "microsoft", 10, 1400, 1), (day(3, 7), "microsoft", 10, 1400, 1)]
+    )
+
+    flags = only(flags_of(contracts, daily), "monthly_item_pace")
+
+    assert flags.select("date", "observed").rows() == [(day(3, 7), 2800.0)]
+    assert flags["detail"][0].endswith("on 2022-03-26 (msft-2021)")
+
+
+def test_a_crossed_limit_is_the_monthly_limit_flag_not_the_pace_flag(contracts):
+    daily = partner_days([*steady(day(3, 1), 7, 1000), (day(3, 8), "microsoft", 10, 4000, 1)])
+
+    flags = flags_of(contracts, daily)
+
+    assert only(flags, "monthly_item_pace")["date"].to_list() == [day(3, 7)]
+    assert only(flags, "monthly_item_limit")["date"].to_list() == [day(3, 8)]
+
+
+def test_the_pace_must_cross_before_the_agreement_ends(contracts):
+    # msft-2021 ends on June 15: at 500 a day the limit would fall on June 21, too late;
+    # at 1,000 a day, 7,000 by June 7, it falls on June 11.
+    slow = flags_of(contracts, partner_days(steady(day(6, 1), 7, 500)))
+    fast = only(flags_of(contracts, partner_days(steady(day(6, 1), 7, 1000))), "monthly_item_pace")
+
+    assert only(slow, "monthly_item_pace").is_empty()
+    assert fast["detail"][0].endswith("on 2022-06-11 (msft-2021)")
+
+
+def test_an_agreement_starting_mid_month_paces_from_its_first_day(contracts):
+    # msft-2022 starts June 16: 6,300 in its first 7 days is 900 a day, which crosses
+    # 10,000 on June 27 (counted from June 1 it would be 286 a day and not flagged).
+    flags = only(flags_of(contracts, partner_days(steady(day(6, 16), 7, 900))), "monthly_item_pace")
+
+    assert flags.select("date", "agreement_id").rows() == [(day(6, 22), "msft-2022")]
+    assert flags["detail"][0].endswith(
+        "(7 days); at that pace it crosses the agreed 10,000 a month on 2022-06-27 (msft-2022)"
+    )
+
+
+def test_the_pace_is_exact_for_limits_near_int64(contracts):
+    from callaudit.contracts import parse_contracts
+    from tests.flags.frames import CONTRACTS_YAML
+
+    huge = parse_contracts(
+        CONTRACTS_YAML.replace(
+            "items_per_month: 10000, calls_per_minute",
+            "items_per_month: 9000000000000000000, calls_per_minute",
+        )
+    )
+    # 10^18 a day for 7 days: 7 x 10^18 by March 7; 7e18 + 2 x 1e18 = 9e18 is at the limit,
+    # + 3 x 1e18 is over it: March 10.
+    flags = only(flags_of(huge, partner_days(steady(day(3, 1), 7, 10**18))), "monthly_item_pace")
+
+    assert flags["detail"][0].endswith("on 2022-03-10 (msft-2021)")
+
+
 def test_agreement_ending_mid_month_restarts_the_month_to_date_count(contracts):
     # msft-2021 ends 2022-06-15; msft-2022 starts the next day with its own monthly count.
     daily = partner_days(

@@ -243,3 +243,32 @@ def test_a_report_just_rebuilt_verifies(backfilled, capsys, monkeypatch):
     status, out, err = run(capsys, "verify", "--year", "2022")
     assert status == 0, out + err
     assert out.splitlines()[-1].startswith("report 2022 verified:")
+
+
+def test_a_refused_report_is_one_line_naming_the_days_and_where_its_log_is(backfilled, tmp_path):
+    """Flags computed with another contracts.yaml: the report run fails, and the user
+    sees one line (the refusal, naming the days), not Dagster's ERROR log and stack
+    trace; the full log is in the run's event log in the instance."""
+    folder, _ = backfilled
+    changed = tmp_path / "contracts.yaml"
+    changed.write_text((folder / "data" / "contracts.yaml").read_text() + "# edited\n")
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("CALLAUDIT_")}
+    environ.pop("DAGSTER_HOME", None)
+    command = [str(Path(sys.executable).with_name("callaudit")), "report", "--year", "2022"]
+
+    result = subprocess.run(
+        [*command, "--contracts", str(changed)],
+        cwd=folder,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+    assert result.returncode == 1
+    line = one_line(result.stderr)
+    assert line.startswith("callaudit: report 2022 failed: not building the 2022 report: ")
+    assert "7 day(s) have stale flags, computed with another contracts.yaml" in line
+    assert "(2022-03-01 to 2022-03-07)" in line
+    run_id = line.rsplit("full log: Dagster run ", 1)[1].rstrip(")")
+    assert (folder / "dagster_home" / "history" / "runs" / f"{run_id}.db").exists()

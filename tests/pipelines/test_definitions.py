@@ -20,6 +20,7 @@ import yaml
 from callaudit.pipelines import tags
 from callaudit.pipelines.cli import workspace_yaml
 from callaudit.pipelines.definitions import CODE_LOCATION, DEFINITIONS_MODULE, build_definitions
+from callaudit.settings import load_settings
 from tests.conftest import REPO
 from tests.graph import settings_for_test
 
@@ -108,12 +109,32 @@ def test_the_definitions_keep_their_shape(deployment, snapshot):
     assert shape(build_definitions(DEPLOYMENTS[deployment])) == snapshot
 
 
-def test_the_flags_declare_the_history_window_they_read():
+def _partner_days_of_flag_day(defs: dg.Definitions, day: str) -> list[str]:
+    """The partner_daily partitions Dagster takes a flag day to depend on."""
+    graph = defs.resolve_asset_graph()
+    flags = graph.get(dg.AssetKey("anomaly_flags"))
+    partitions = flags.partitions_def
+    mapping = graph.get_partition_mapping(flags.key, dg.AssetKey("partner_daily"))
+    upstream = mapping.get_upstream_mapped_partitions_result_for_partitions(
+        partitions.subset_with_partition_keys([day]), partitions, partitions
+    )
+    return sorted(upstream.partitions_subset.get_partition_keys())
+
+
+def test_a_flag_day_depends_on_the_same_day_and_reads_its_history_itself():
+    # A window over earlier days would make a UI backfill of a range also select the
+    # later days' flags (Dagster issue 13255); the run reads the history instead.
     defs = build_definitions(settings_for_test())
     flags = defs.resolve_asset_graph().get(dg.AssetKey("anomaly_flags"))
-    declared = flags.metadata["history_days"]
-    mapping = flags.assets_def.get_partition_mapping(dg.AssetKey("partner_daily"))
-    assert mapping.start_offset == -declared == -112
+    assert flags.metadata["history_days"] == 112
+    assert _partner_days_of_flag_day(defs, "2022-06-01") == ["2022-06-01"]
+
+
+def test_with_parallel_backfill_runs_a_flag_day_depends_on_its_history_window():
+    # The daemon then orders the chunks: a chunk's flags wait for their history's tables.
+    defs = build_definitions(settings_for_test(backfill_run_days=3))
+    days = _partner_days_of_flag_day(defs, "2022-06-01")
+    assert (days[0], days[-1], len(days)) == ("2022-02-09", "2022-06-01", 113)
 
 
 def test_the_history_window_follows_the_detection_settings(tmp_path):
@@ -121,8 +142,53 @@ def test_the_history_window_follows_the_detection_settings(tmp_path):
     detection.write_text("defaults: {baseline_weeks: 4}\n")
     defs = build_definitions(settings_for_test(detection=str(detection)))
     flags = defs.resolve_asset_graph().get(dg.AssetKey("anomaly_flags"))
-    mapping = flags.assets_def.get_partition_mapping(dg.AssetKey("partner_daily"))
-    assert flags.metadata["history_days"] == -mapping.start_offset == 56
+    assert flags.metadata["history_days"] == 56
+
+
+def _archive_of(folder: Path, *days: dt.date) -> str:
+    for day in days:
+        (folder / f"date={day.isoformat()}").mkdir(parents=True)
+    return str(folder)
+
+
+def _daily_keys(defs: dg.Definitions) -> list[str]:
+    return defs.resolve_job_def("daily_job").partitions_def.get_partition_keys()
+
+
+def _yearly_keys(defs: dg.Definitions) -> list[str]:
+    return defs.resolve_job_def("report_job").partitions_def.get_partition_keys()
+
+
+def test_without_days_set_the_partitions_are_the_closed_archives_days(tmp_path):
+    archive = _archive_of(tmp_path / "raw", dt.date(2022, 3, 1), dt.date(2022, 3, 4))
+    (tmp_path / "raw" / "date=2022-02-30").mkdir()  # not a day: not a partition either
+    defs = build_definitions(load_settings(environ={"CALLAUDIT_ARCHIVE": archive}))
+    assert _daily_keys(defs) == ["2022-03-01", "2022-03-02", "2022-03-03", "2022-03-04"]
+    assert _yearly_keys(defs) == ["2022"]
+
+
+def test_an_archive_still_written_keeps_an_open_end_up_to_today(tmp_path):
+    today = dt.datetime.now(dt.UTC).date()
+    first = today - dt.timedelta(days=10)
+    archive = _archive_of(tmp_path / "raw", first, today - dt.timedelta(days=2))
+    defs = build_definitions(load_settings(environ={"CALLAUDIT_ARCHIVE": archive}))
+    keys = _daily_keys(defs)
+    assert (keys[0], keys[-1]) == (first.isoformat(), (today - dt.timedelta(days=1)).isoformat())
+    assert defs.resolve_job_def("daily_job").partitions_def.end is None
+
+
+def test_days_set_in_the_settings_win_over_the_archives(tmp_path):
+    archive = _archive_of(tmp_path / "raw", dt.date(2022, 3, 1), dt.date(2022, 3, 4))
+    environ = {"CALLAUDIT_ARCHIVE": archive, "CALLAUDIT_LAST_DAY": "2022-03-10"}
+    keys = _daily_keys(build_definitions(load_settings(environ=environ)))
+    assert (keys[0], keys[-1], len(keys)) == ("2022-03-01", "2022-03-10", 10)
+
+
+def test_a_cli_range_beyond_the_archive_widens_the_window(tmp_path):
+    archive = _archive_of(tmp_path / "raw", dt.date(2022, 3, 1), dt.date(2022, 3, 4))
+    settings = load_settings(environ={"CALLAUDIT_ARCHIVE": archive})
+    covered = settings.with_partition_window(cover=(dt.date(2022, 2, 27), dt.date(2022, 3, 6)))
+    assert (covered.first_day, covered.last_day) == (dt.date(2022, 2, 27), dt.date(2022, 3, 6))
 
 
 def test_dagster_loads_the_code_location_from_its_module_with_the_process_settings():

@@ -1,12 +1,16 @@
 """Small warehouses for the report tests, written partition by partition."""
 
 import datetime as dt
+import hashlib
 from pathlib import Path
 
 import polars as pl
 
 from callaudit import warehouse
 from callaudit.contracts import Contracts, parse_contracts
+from callaudit.flags.freshness import INPUTS, FlagInputs, detection_sha256
+from callaudit.flags.settings import DetectorSettings
+from callaudit.flags.volume import history_days_needed
 from callaudit.schema import ANOMALY_FLAGS, INGEST_DAILY, NETWORK_DAILY, PARTNER_DAILY, USAGE_DAILY
 from callaudit.validation.reconcile import usage_rollup
 
@@ -138,9 +142,31 @@ def write_day(
         wh, INGEST_DAILY, day, pl.DataFrame([ingest], schema=INGEST_DAILY.schema)
     )
     if flag_rows is not None:
-        warehouse.write_partition(
-            wh, ANOMALY_FLAGS, day, pl.DataFrame(flag_rows, schema=ANOMALY_FLAGS.schema)
-        )
+        write_flags(wh, day, flag_rows)
+
+
+def write_flags(
+    wh: Path | str, day: dt.date, flag_rows: list[dict], *, contracts_yaml: str = CONTRACTS_YAML
+) -> None:
+    """Commit ``flag_rows`` as the flags of ``day`` with the record a flags run writes:
+    computed with ``contracts_yaml``, the default detection settings, no dismissals and
+    the daily tables in force now (so a report reads them as fresh)."""
+    wh = str(wh)
+    detection = DetectorSettings()
+    history_days = history_days_needed(detection)
+    inputs = FlagInputs(
+        hashlib.sha256(contracts_yaml.encode("utf-8")).hexdigest(), detection_sha256(detection)
+    )
+    daily = warehouse.day_manifests(
+        wh, warehouse.DAY_TABLES, day - dt.timedelta(days=history_days), day
+    )
+    warehouse.commit_day(
+        wh,
+        ANOMALY_FLAGS.name,
+        day,
+        {ANOMALY_FLAGS: pl.DataFrame(flag_rows, schema=ANOMALY_FLAGS.schema)},
+        info={INPUTS: inputs.record(day, history_days, daily)},
+    )
 
 
 def days(start: dt.date, count: int) -> list[dt.date]:

@@ -104,12 +104,9 @@ def test_every_printed_page_is_numbered_and_none_is_blank(written, tmp_path):
         assert inked > 0.004, f"{image.name} is nearly blank ({inked:.4f} of it inked)"
 
 
-def test_a_screenshot_of_the_opening_findings_is_saved(tmp_path):
-    """Kept in docs/screenshots/ beside the asset graph's, so the README's picture of
-    the report is the one the tests rendered (the generator's sample, a quarter)."""
-    import shutil
-
-    from tests.conftest import REPO
+def test_a_screenshot_of_the_opening_findings_is_rendered(tmp_path):
+    """Kept in the test's tmp folder: the README's picture of the report is the demo's,
+    made by scripts/screenshots.py; a test never rewrites a tracked file."""
     from tests.devtools import Page
 
     png = tmp_path / "report-findings.png"
@@ -119,9 +116,6 @@ def test_a_screenshot_of_the_opening_findings_is_saved(tmp_path):
         page.screenshot(png, top=0, height=1400, width=1100)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert png.stat().st_size > 20_000
-    target = REPO / "docs" / "screenshots" / "report-findings.png"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(png, target)
 
 
 def _sample_quarter_report(tmp_path: Path) -> Path:

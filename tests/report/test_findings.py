@@ -63,6 +63,29 @@ def test_a_daily_limit_finding_says_the_days_the_calls_over_and_the_worst_day(wh
     assert "90 calls beyond the limit in all; worst 2022-01-04, 160 calls against 100" in found.text
 
 
+def test_a_pace_past_the_monthly_limit_is_a_warning_naming_its_months_and_first_day(tmp_path):
+    for day in days(JAN, 10):
+        flags = []
+        if day.day in (7, 8):
+            pace = (
+                f"acme had retrieved {day.day}000 items in January 2022 by {day}; at that pace..."
+            )
+            row = limit_flag("acme", "monthly_item_pace", day.day * 1000, 30_000, "items")
+            flags.append({**row, "detail": pace})
+        write_day(tmp_path / "wh", day, [usage("acme", 100, 1_000)], flag_rows=flags)
+
+    report = gather_year(str(tmp_path / "wh"), contracts(), 2022)
+    found = findings_of(report, "acme")["monthly_item_pace"]
+
+    assert (found.severity, found.days) == ("warning", (dt.date(2022, 1, 7), dt.date(2022, 1, 8)))
+    assert found.title == "Items on a pace past the monthly limit"
+    assert found.text == (
+        "On 2 days in 1 month (2022-01), month-to-date items were on a pace to cross the "
+        "monthly limit before the month ended; first 2022-01-07: acme had retrieved 7000 "
+        "items in January 2022 by 2022-01-07; at that pace...."
+    )
+
+
 def test_calls_outside_any_agreement_are_counted_and_priced_at_list_price(wh):
     report = gather_year(str(wh), contracts(), 2022)
     found = findings_of(report, "initech")["no_agreement"]

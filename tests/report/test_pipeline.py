@@ -2,6 +2,7 @@
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
 
 import dagster as dg
@@ -14,6 +15,7 @@ from callaudit.pipelines.jobs import build_report_job
 from callaudit.pipelines.reporting import build_reports
 from callaudit.raw_to_tables import process_days
 from callaudit.report import gather_year, write_report
+from tests.conftest import REPO
 from tests.graph import assets_def, settings_for_test
 from tests.rawlogs import at, call, write_raw
 from tests.report.builders import CONTRACTS_YAML, contracts, usage, write_day
@@ -88,3 +90,49 @@ def test_the_asset_itself_fails_with_a_readable_reason_for_a_year_without_data(l
         run = run_job(defs, "report_job", instance, config=config, partition_key="2023")
     assert not run.success
     assert "no data for 2023" in run.error
+
+
+def readme_summary_keys() -> dict[str, list[str]]:
+    """The README's list of summary.json keys, a line per object:
+    "- `path`: `key`, `key` — what they mean" (or "— and `path`: `key`, ..." for a second)."""
+    text = (REPO / "README.md").read_text()
+    section = text.split("**`summary.json`**, key by key", 1)[1].split("\n\n", 2)[1]
+    listed = {}
+    for line in section.splitlines():
+        head, _, tail = line.removeprefix("- ").partition(" — ")
+        for part in [head, *([tail.removeprefix("and ")] if tail.startswith("and `") else [])]:
+            path, keys = part.split(": ", 1)
+            listed[path.strip("`")] = re.findall(r"`([a-z_0-9]+)`", keys)
+    return listed
+
+
+def test_the_readme_lists_every_key_of_summary_json_in_order(located, defs):
+    with dg.DagsterInstance.ephemeral() as instance:
+        [built] = build_reports(defs, instance, located, [2022])
+    written = json.loads((Path(built.path).parent / "summary.json").read_text())
+    partner, provenance = written["partners"][0], written["provenance"]
+    listed = readme_summary_keys()
+
+    objects = {
+        "top level": written,
+        "partners[]": partner,
+        "partners[].fees": partner["fees"],
+        "partners[].fees.months[]": partner["fees"]["months"][0],
+        "totals": written["totals"],
+        "reviews": written["reviews"],
+        "data_quality": written["data_quality"],
+        "validation": written["validation"],
+        "provenance": provenance,
+    }
+    for path, value in objects.items():
+        assert listed[path] == list(value), path
+    finding = listed["partners[].findings[]"]
+    assert all(list(f)[: len(finding)] == finding for f in partner["findings"])
+    for path, rows in {
+        "data_gaps[]": written["data_gaps"],
+        "validation.checks[]": written["validation"]["checks"],
+        "provenance.days[]": provenance["days"],
+        "provenance.days[].files[]": [f for day in provenance["days"] for f in day["files"]],
+        "provenance.runs[]": provenance["runs"],
+    }.items():
+        assert all(list(row) == listed[path] for row in rows), path

@@ -2,15 +2,19 @@
 
 import csv
 import datetime as dt
+import html
 import io
+import re
 
 import pytest
 
+from callaudit.contracts import parse_contracts
 from callaudit.report import gather_year
 from callaudit.report.html import render_html
 from callaudit.report.markdown import render_markdown
 from callaudit.report.tables import flags_csv, partners_csv, summary
-from tests.report.builders import contracts, flag, usage, write_day
+from callaudit.report.text import headline
+from tests.report.builders import CONTRACTS_YAML, contracts, flag, usage, write_day
 
 
 @pytest.fixture(scope="module")
@@ -58,21 +62,40 @@ def test_summary_json_states_counts_as_integers(report):
 
 
 def test_one_unit_label_for_items_everywhere_when_contracts_name_it(tmp_path):
-    """contracts.yaml `item_unit: tweets` (read through callaudit.units) puts "tweets"
-    in every sentence, header and card, never "items"."""
+    """contracts.yaml `item_unit: tweets` puts "tweets" in every sentence, header and
+    card of every format (HTML, and so the PDF printed from it, Markdown, the headline
+    the CLI prints, summary.json, the unit column of partners.csv), never "items"; the
+    field names of summary.json and the CSVs stay `items`, as a machine reads them."""
     wh = tmp_path / "wh"
-    write_day(wh, dt.date(2022, 1, 5), [usage("acme", 7, 701)], flag_rows=[])
-    tweets = contracts().model_copy(update={"item_unit": "tweets"})
+    monthly = flag("acme", "monthly_item_limit", "Acme had retrieved 701 tweets in January")
+    write_day(
+        wh,
+        dt.date(2022, 1, 5),
+        [usage("acme", 7, 701), usage("globex", 3, 50)],
+        flag_rows=[monthly],
+    )
+    tweets = parse_contracts(
+        CONTRACTS_YAML.replace("currency: USD\n", "currency: USD\nitem_unit: tweets\n")
+    )
 
     report = gather_year(str(wh), tweets, 2022)
-    text = render_markdown(report)
     page = render_html(report)
+    visible = html.unescape(re.sub(r"<style.*?</style>|<[^>]+>", " ", page, flags=re.S))
+    readable = {
+        "html": visible,
+        "markdown": render_markdown(report),
+        "headline": headline(report),
+        "flags.csv": flags_csv(report),
+    }
 
     assert report.unit == "tweets"
-    assert "retrieved 701 tweets" in text
-    assert " items" not in text
-    assert "Tweets retrieved" in page
+    assert "retrieved 701 tweets" in readable["markdown"]
+    assert "Tweets retrieved" in visible
+    for name, text in readable.items():
+        assert not re.search(r"(?i)\bitems?\b", text), name
     assert summary(report)["unit"] == "tweets"
+    assert summary(report)["partners"][0]["items"] == 701
+    assert {r["unit"] for r in rows(partners_csv(report))} == {"tweets"}
 
 
 def test_without_a_unit_in_contracts_items_are_items(report):

@@ -120,7 +120,7 @@ def test_totals_scale_with_scale() -> None:
     assert ratio == pytest.approx(10, rel=0.05)
 
 
-@pytest.mark.parametrize("scale", [0.0, 0.00001, 1.5, -1])
+@pytest.mark.parametrize("scale", [0.0, 0.00001, 31, -1])
 def test_scale_out_of_bounds_is_rejected(tmp_path: Path, scale: float) -> None:
     with pytest.raises(ValueError, match="scale must be between"):
         generate_archive(str(tmp_path), scale=scale, progress=False)
@@ -135,6 +135,7 @@ def test_contracts_load_with_the_pipeline_loader(archive: Path) -> None:
     contracts = load_contracts(archive / "contracts.yaml")
     assert len(contracts.partners) >= 30
     assert contracts.partner("microsoft").display_name == "Microsoft"
+    assert contracts.item_unit == "tweets"  # what the reports call items
     assert len(contracts.partner("meltwater").agreements) == 2
     versions = {n.network.version for n in contracts.restricted_networks}
     assert versions == {4, 6}

@@ -46,6 +46,18 @@ def materialized(result):
     return {m.asset_key.to_user_string() for m in result.get_asset_materialization_events()}
 
 
+def checks_then_flags(wh):
+    """The daily checks over the days already written, then the flags they may block."""
+    return dg.materialize(
+        [daily_tables, anomaly_flags, *DAILY_CHECKS],
+        selection=dg.AssetSelection.checks(*DAILY_CHECKS)
+        | dg.AssetSelection.assets("anomaly_flags"),
+        resources=resources(wh),
+        tags=range_tags(wh.days),
+        raise_on_error=False,
+    )
+
+
 def test_check_result_names_failed_days_expectations_and_offending_values(clean):
     day = clean.days[1]
     report = CheckReport(
@@ -84,7 +96,9 @@ def test_a_clean_range_run_passes_every_check_and_builds_the_flags(raw_archive):
         tags=range_tags(raw_archive.days),
     )
     checks = evaluations(result)
-    assert len(checks) == 9  # 7 daily (the data-gap warning among them), 2 on the flags
+    # 10 daily (the data-gap warning among them; every table has its suite), 2 on the flags
+    assert len(checks) == 12
+    assert {"network_daily_suite", "quarantine_suite", "quarantine_matches_ingest"} <= set(checks)
     assert all(e.passed for e in checks.values()), {
         n: e.description for n, e in checks.items() if not e.passed
     }
@@ -96,14 +110,7 @@ def test_a_clean_range_run_passes_every_check_and_builds_the_flags(raw_archive):
 def test_a_blocking_failure_keeps_anomaly_flags_from_running_and_names_the_day(clean):
     bad = clean.days[2]
     clean.corrupt("partner_daily", bad, lambda f: pl.concat([f, f.head(1)]))
-    result = dg.materialize(
-        [daily_tables, anomaly_flags, *DAILY_CHECKS],
-        selection=dg.AssetSelection.checks(*DAILY_CHECKS)
-        | dg.AssetSelection.assets("anomaly_flags"),
-        resources=resources(clean),
-        tags=range_tags(clean.days),
-        raise_on_error=False,
-    )
+    result = checks_then_flags(clean)
     assert not result.success
     assert "anomaly_flags" not in materialized(result)
     suite = evaluations(result)["partner_daily_suite"]
@@ -116,17 +123,22 @@ def test_a_blocking_failure_keeps_anomaly_flags_from_running_and_names_the_day(c
     assert list(failed_days(clean.url, clean.days)) == [bad]
 
 
+def test_a_rejected_row_missing_from_quarantine_fails_its_reconciliation(clean):
+    bad = clean.days[1]
+    clean.corrupt("ingest_daily", bad, lambda f: f.with_columns(pl.col("quarantined_null_key") + 1))
+    result = checks_then_flags(clean)
+    check = evaluations(result)["quarantine_matches_ingest"]
+    assert not check.passed
+    assert check.severity == dg.AssetCheckSeverity.ERROR
+    assert check.metadata["failed_days"].value == bad.isoformat()
+    failures = check.metadata["failures"].value
+    assert "reason=null_key" in failures and "negative_count" not in failures
+
+
 def test_a_failed_blocking_check_is_one_line_naming_day_expectation_column_and_value(clean):
     bad = clean.days[2]
     clean.corrupt("partner_daily", bad, lambda f: f.with_columns(pl.col("calls") * 2))
-    result = dg.materialize(
-        [daily_tables, anomaly_flags, *DAILY_CHECKS],
-        selection=dg.AssetSelection.checks(*DAILY_CHECKS)
-        | dg.AssetSelection.assets("anomaly_flags"),
-        resources=resources(clean),
-        tags=range_tags(clean.days),
-        raise_on_error=False,
-    )
+    result = checks_then_flags(clean)
 
     line = first_error(result)  # what `callaudit backfill` prints after "failed: "
 
