@@ -19,7 +19,8 @@ from collections.abc import Sequence
 import dagster as dg
 from dagster._core.definitions.external_asset import create_external_asset_from_source_asset
 
-from callaudit.archive_scan import NO_FILES, DayFiles, scan_days
+from callaudit import storage
+from callaudit.archive_scan import NO_FILES, DayFiles, content_hash, scan_days
 from callaudit.assets.metadata import OWNERS
 from callaudit.assets.resources import AUDIT_RESOURCE_KEY
 
@@ -105,6 +106,25 @@ flag_reviews = dg.AssetSpec(
 
 #: Dagster's tag for the data version an observation records.
 DATA_VERSION_TAG = "dagster/data_version"
+#: The data version of flag_reviews while there is no reviews file.
+NO_REVIEWS = "no-reviews-file"
+
+
+def file_observations(contracts: str, reviews: str) -> list[dg.AssetObservation]:
+    """What a run of the daily tables read besides the archive: contracts.yaml and the
+    reviews file, each observed with its content hash as data version (the late-data
+    sensor records the same versions when they change), so the UI shows them observed
+    instead of never seen."""
+    observed = []
+    if storage.exists(contracts):
+        observed.append(
+            dg.AssetObservation(
+                asset_key=PARTNER_CONTRACTS, tags={DATA_VERSION_TAG: content_hash(contracts)}
+            )
+        )
+    version = content_hash(reviews) if storage.exists(reviews) else NO_REVIEWS
+    observed.append(dg.AssetObservation(asset_key=FLAG_REVIEWS, tags={DATA_VERSION_TAG: version}))
+    return observed
 
 
 def raw_day_observation(day: dt.date, seen: DayFiles | None) -> dg.AssetObservation:
@@ -119,7 +139,10 @@ def raw_day_observation(day: dt.date, seen: DayFiles | None) -> dg.AssetObservat
 
 
 def record_days_read(
-    context: dg.AssetExecutionContext, archive: str, days: Sequence[dt.date]
+    context: dg.AssetExecutionContext,
+    archive: str,
+    days: Sequence[dt.date],
+    inputs: Sequence[dg.AssetObservation] = (),
 ) -> None:
     """Observe each of ``days`` as this run is about to read it (one listing of the
     archive), so the UI shows raw_call_logs observed wherever a run read it.
@@ -131,6 +154,8 @@ def record_days_read(
     Dagster reads the inputs' data versions when the step starts; they are read again
     after these observations, or every table the run writes would look stale against
     the version it was computed from."""
+    for observation in inputs:
+        context.log_event(observation)
     scanned = scan_days(archive)
     for day in days:
         seen = scanned.get(day)
@@ -146,3 +171,5 @@ def record_days_read(
             )
     step = context.op_execution_context.get_step_execution_context()
     step.wipe_input_asset_version_info(RAW_CALL_LOGS)
+    if any(o.asset_key == PARTNER_CONTRACTS for o in inputs):
+        step.wipe_input_asset_version_info(PARTNER_CONTRACTS)

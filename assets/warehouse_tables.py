@@ -11,7 +11,12 @@ import dagster as dg
 from callaudit.archive_scan import OddFolderError, check_folders
 from callaudit.assets.metadata import OWNERS, markdown_table, run_level, table_metadata
 from callaudit.assets.partitions import GraphPartitions
-from callaudit.assets.raw import PARTNER_CONTRACTS, RAW_CALL_LOGS, record_days_read
+from callaudit.assets.raw import (
+    PARTNER_CONTRACTS,
+    RAW_CALL_LOGS,
+    file_observations,
+    record_days_read,
+)
 from callaudit.assets.resources import AuditResource
 from callaudit.assets.run_guard import close_abandoned_runs, holding_days, overlapping_runs
 from callaudit.contracts import load_contracts_hashed
@@ -189,7 +194,12 @@ def _materialize_days(
             context.log.warning(warning)
     except OddFolderError as exc:
         raise dg.Failure(description=str(exc)) from None
-    record_days_read(context, settings.archive, days)
+    record_days_read(
+        context,
+        settings.archive,
+        days,
+        file_observations(settings.contracts, settings.reviews_location),
+    )
     warm_up()  # GX for the checks after this step, imported while the days run
     progress = Progress(len(days), "days", enabled=audit.progress)
 

@@ -42,6 +42,7 @@ from callaudit.archive_scan import (
 from callaudit.assets.checks import FLAG_CHECK_SPECS
 from callaudit.assets.raw import (
     FLAG_REVIEWS,
+    NO_REVIEWS,
     PARTNER_CONTRACTS,
     raw_day_observation,
 )
@@ -68,7 +69,6 @@ from callaudit.settings import Settings
 PROCESSED = dg.AssetKey(INGEST_DAILY.name)
 FLAGGED = dg.AssetKey(ANOMALY_FLAGS.name)
 #: The data version recorded for flag_reviews when there is no reviews file.
-NO_REVIEWS = "no-reviews-file"
 
 
 def default_sensor_status(settings: Settings) -> dg.DefaultSensorStatus:

@@ -97,11 +97,20 @@ def materialised(sample_archive, tmp_path_factory):
             key.path[-1]: instance.get_materialized_partitions(key)
             for key in (dg.AssetKey("usage_daily"), dg.AssetKey("anomaly_flags"))
         }
-    return result, str(wh), materialised_days
+        observed_versions = {
+            name: _latest_data_version(instance, dg.AssetKey(name))
+            for name in ("partner_contracts", "flag_reviews")
+        }
+    return result, str(wh), materialised_days, observed_versions
+
+
+def _latest_data_version(instance: dg.DagsterInstance, key: dg.AssetKey) -> str | None:
+    records = instance.fetch_observations(key, limit=1).records
+    return records[0].asset_observation.tags.get("dagster/data_version") if records else None
 
 
 def test_one_run_materialises_every_day_of_the_range(materialised):
-    result, _, days = materialised
+    result, _, days, _ = materialised
     assert result.success
     expected = {d.isoformat() for d in pl.date_range(START, END, eager=True).to_list()}
     assert days["usage_daily"] == expected
@@ -109,7 +118,7 @@ def test_one_run_materialises_every_day_of_the_range(materialised):
 
 
 def test_partner_calls_and_items_match_an_independent_duckdb_query(materialised, sample_archive):
-    _, wh, _ = materialised
+    _, wh, _, _ = materialised
     ours = (
         warehouse.read_range(wh, "partner_daily", START, END)
         .select("date", "partner_id", "calls", "items")
@@ -121,7 +130,7 @@ def test_partner_calls_and_items_match_an_independent_duckdb_query(materialised,
 
 
 def test_usage_daily_rolls_up_to_partner_daily(materialised):
-    _, wh, _ = materialised
+    _, wh, _, _ = materialised
     usage = warehouse.read_range(wh, "usage_daily", START, END)
     partner = warehouse.read_range(wh, "partner_daily", START, END)
     rolled = usage.group_by("date", "partner_id").agg(pl.col("calls", "items", "bytes").sum())
@@ -132,7 +141,7 @@ def test_usage_daily_rolls_up_to_partner_daily(materialised):
 
 
 def test_ingest_counts_reconcile_with_the_generators_truth(materialised, sample_archive):
-    _, wh, _ = materialised
+    _, wh, _, _ = materialised
     ingest = warehouse.read_range(wh, "ingest_daily", START, END)
     truth = pl.read_csv(sample_archive / "truth" / "ingest.csv", try_parse_dates=True).filter(
         pl.col("date").is_between(START, END)
@@ -144,3 +153,15 @@ def test_ingest_counts_reconcile_with_the_generators_truth(materialised, sample_
     for reason in ("null_key", "uncastable_value", "negative_count", "ts_outside_day"):
         column = f"quarantined_{reason}"
         assert (joined[column] == joined[f"{column}_truth"]).all(), column
+
+
+def test_the_run_observes_the_contracts_and_reviews_it_read(materialised, sample_archive):
+    """The UI shows partner_contracts and flag_reviews observed, with the content hashes
+    the late-data sensor records when they change."""
+    from callaudit.archive_scan import content_hash
+
+    *_, observed = materialised
+    assert observed == {
+        "partner_contracts": content_hash(str(sample_archive / "contracts.yaml")),
+        "flag_reviews": "no-reviews-file",
+    }
