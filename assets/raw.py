@@ -127,6 +127,27 @@ def file_observations(contracts: str, reviews: str) -> list[dg.AssetObservation]
     return observed
 
 
+def _report_file_in_force(
+    context: dg.AssetExecutionContext, observation: dg.AssetObservation
+) -> None:
+    """Report contracts.yaml or the reviews file materialised (by whoever edits it) when
+    its version is new: the UI counts an external asset as present from materialisations
+    only. Once per version, not once per run; the same data version as the observation,
+    so nothing downstream turns stale."""
+    version = observation.tags[DATA_VERSION_TAG]
+    last = context.instance.get_latest_materialization_event(observation.asset_key)
+    materialization = last.asset_materialization if last is not None else None
+    if materialization is not None and materialization.tags.get(DATA_VERSION_TAG) == version:
+        return
+    context.log_event(
+        dg.AssetMaterialization(
+            asset_key=observation.asset_key,
+            description="the file in force, read by this run",
+            tags={DATA_VERSION_TAG: version},
+        )
+    )
+
+
 def raw_day_observation(day: dt.date, seen: DayFiles | None) -> dg.AssetObservation:
     """The observation of one day folder: its files' fingerprint as the data version."""
     seen = seen or DayFiles(NO_FILES, 0, 0)
@@ -156,6 +177,7 @@ def record_days_read(
     the version it was computed from."""
     for observation in inputs:
         context.log_event(observation)
+        _report_file_in_force(context, observation)
     scanned = scan_days(archive)
     for day in days:
         seen = scanned.get(day)
