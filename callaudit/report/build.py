@@ -30,6 +30,7 @@ from callaudit.contracts import load_contracts_hashed
 from callaudit.dates import days_between
 from callaudit.flags import freshness
 from callaudit.flags.settings import load_detection_settings
+from callaudit.incremental import raw_fingerprint
 from callaudit.provenance import collect_provenance
 from callaudit.report.figures import NoDataError, Period, Report, coverage, gather, no_data_message
 from callaudit.report.numbers import compact_days
@@ -94,6 +95,22 @@ def unprocessed_days(warehouse_url: str, period: Period) -> list[dt.date]:
     return [d for d in days_between(span[0], span[1]) if d not in committed]
 
 
+def raw_changed_days(warehouse_url: str, archive: str, period: Period) -> list[dt.date]:
+    """Committed days of ``period`` whose raw files (names, sizes, modification times)
+    are no longer those their tables were computed from: a late or rewritten file. The
+    report would show the old tables beside the new files' fingerprints. Days committed
+    without a record of their raw files are not judged."""
+    committed = warehouse.day_manifests(
+        warehouse_url, warehouse.DAY_TABLES, period.start, period.end
+    )
+    changed = []
+    for day, manifest in sorted(committed.items()):
+        recorded = (manifest.info.get("inputs") or {}).get("raw")
+        if recorded is not None and recorded != raw_fingerprint(archive, day):
+            changed.append(day)
+    return changed
+
+
 def flag_inputs(
     settings: Settings, contracts_sha256: str, reviews: Reviews
 ) -> freshness.FlagInputs:
@@ -108,16 +125,24 @@ def refusal(
     warehouse_url: str,
     period: Period,
     inputs: freshness.FlagInputs | None = None,
+    archive: str | None = None,
 ) -> ReportRefused | None:
     """Why a report of ``period`` must not be built, or None. ``inputs``: the flags'
-    inputs as they are now (None: staleness is not judged)."""
+    inputs as they are now, ``archive``: the raw archive as it is now (None: staleness
+    is not judged)."""
     days = days_with_data(warehouse_url, period)
     failed = failed_days(warehouse_url, days)
     flagged = set(warehouse.partition_days(warehouse_url, ANOMALY_FLAGS))
     missing = [d for d in days if d not in flagged]
     stale = stale_flags(warehouse_url, days, inputs) if inputs is not None else {}
     unprocessed = unprocessed_days(warehouse_url, period)
+    raw_changed = raw_changed_days(warehouse_url, archive, period) if archive else []
     reasons = []
+    if raw_changed:
+        reasons.append(
+            f"{len(raw_changed)} day(s) have raw files that changed since their tables were "
+            f"computed ({_named(raw_changed)})"
+        )
     if unprocessed:
         reasons.append(f"{len(unprocessed)} day(s) were never processed ({_named(unprocessed)})")
     if failed:
@@ -131,7 +156,7 @@ def refusal(
         )
     if not reasons:
         return None
-    bad = sorted(set(failed) | set(missing) | set(stale) | set(unprocessed))
+    bad = sorted(set(failed) | set(missing) | set(stale) | set(unprocessed) | set(raw_changed))
     return ReportRefused(
         f"not building the {period.title} report: " + "; ".join(reasons) + ". Fix the data and "
         f"re-run those days (callaudit backfill --start {bad[0]} --end {bad[-1]}).",
@@ -157,7 +182,12 @@ def build_report(
         raise NoDataError(no_data_message(settings.warehouse, period))
     contracts, contracts_sha256 = load_contracts_hashed(settings.contracts)
     reviews = load_reviews_for(settings)
-    refused = refusal(settings.warehouse, period, flag_inputs(settings, contracts_sha256, reviews))
+    refused = refusal(
+        settings.warehouse,
+        period,
+        flag_inputs(settings, contracts_sha256, reviews),
+        archive=settings.archive,
+    )
     if refused is not None:
         raise refused
     report = gather(settings.warehouse, contracts, period, reviews=reviews)

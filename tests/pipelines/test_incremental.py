@@ -194,3 +194,30 @@ def test_runs_cover_consecutive_days_and_say_where_their_block_ends():
         ([dt.date(2022, 3, 9), dt.date(2022, 3, 10)], dt.date(2022, 3, 10)),
         ([dt.date(2022, 3, 20)], dt.date(2022, 3, 20)),
     ]
+
+
+def test_a_report_refuses_days_whose_raw_files_changed_after_their_tables(audit, capsys):
+    """A file rewritten after its day was computed: the report would show the old tables
+    under the new files' fingerprints. It refuses, naming the day, until it is re-run."""
+    import pyarrow.parquet as pq
+
+    day = dt.date(2022, 3, 5)
+    path = sorted((audit.raw / f"date={day.isoformat()}").glob("*.parquet"))[0]
+    table = pq.read_table(path)
+    pq.write_table(table.slice(0, table.num_rows - 5), path)
+    locations = [
+        "--archive", str(audit.raw),
+        "--contracts", str(audit.contracts),
+        "--warehouse", audit.wh,
+        "--reports", str(audit.reports),
+    ]  # fmt: skip
+    report = ["report", *RANGE, *locations]
+
+    assert main(report) == 1
+    err = capsys.readouterr().err
+    assert "1 day(s) have raw files that changed since their tables were computed" in err
+    assert "2022-03-05" in err
+
+    audit()  # the backfill recomputes that day (and its dependent flag days)
+    capsys.readouterr()
+    assert main(report) == 0, capsys.readouterr().err
