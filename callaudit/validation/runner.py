@@ -92,21 +92,6 @@ def _gx():
     return _CONTEXT["gx"], _CONTEXT["context"], _CONTEXT["source"]
 
 
-def warm_up() -> None:
-    """Import GX and build its context in a background thread, now, so the checks that
-    follow do not wait for it: called when a run starts its daily tables, whose work is
-    Polars' (native threads, the GIL released), the import (3.5 s on a quiet 2-core
-    machine, most of a nightly day's checks) overlaps it instead of following it."""
-    if "context" in _CONTEXT:
-        return
-
-    def load() -> None:
-        with _LOCK:
-            _gx()
-
-    threading.Thread(target=load, name="callaudit-gx-warm-up", daemon=True).start()
-
-
 def _batch_definition(source, name: str):
     try:
         asset = source.get_asset(name)
