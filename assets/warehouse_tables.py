@@ -33,6 +33,7 @@ from callaudit.schema import (
     USAGE_DAILY,
     Table,
 )
+from callaudit.validation.runner import warm_up
 
 #: UI group of each table written from one pass over a day's raw files.
 TABLE_GROUPS: dict[str, str] = {
@@ -199,6 +200,7 @@ def _materialize_days(
         days,
         file_observations(settings.contracts, settings.reviews_location),
     )
+    warm_up()  # the checks' GX, imported in its worker process while the days run
     progress = Progress(len(days), "days", enabled=audit.progress)
 
     def on_day(outcome: DayResult | DayFailure) -> None:

@@ -280,6 +280,14 @@ SETTINGS: tuple[Setting, ...] = (
         "folder of Great Expectations suites (none: the suites shipped with callaudit)",
     ),
     Setting(
+        "validation_worker",
+        "CALLAUDIT_VALIDATION_WORKER",
+        "1",
+        "`1`: Great Expectations runs in one worker process per run process, imported while "
+        "the days run; `0`: in the run's process",
+        _flag,
+    ),
+    Setting(
         "chromium",
         "CALLAUDIT_CHROMIUM",
         "",
@@ -337,6 +345,7 @@ class Settings:
     alert_from: str
     alert_to: tuple[str, ...]
     expectations: str
+    validation_worker: bool
     chromium: str
     debug: bool
     dagster_home: str

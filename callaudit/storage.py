@@ -15,7 +15,8 @@ import io
 import os
 import re
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,10 @@ import polars as pl
 import pyarrow.parquet as pq
 
 DAY_FOLDER = re.compile(r"date=(\d{4}-\d{2}-\d{2})")
+#: Files fetched at once from an object store, where each is one GET (~10 ms).
+_READERS = 8
+#: Column naming each row's file in a multi-file scan (dropped before returning).
+_SOURCE = "__callaudit_source_file__"
 
 
 def is_remote(url: str) -> bool:
@@ -102,6 +107,26 @@ def list_files(prefix: str, suffix: str = ".parquet") -> list[FileInfo]:
     return scan_folder(prefix, suffix)[0]
 
 
+def list_names(prefix: str, suffix: str = ".parquet") -> list[str]:
+    """The names of the files ``list_files`` lists, sorted, without their sizes and
+    times: locally one directory read and no stat per file (365 day manifests in ~1 ms,
+    against ~10 ms through fsspec's ls)."""
+    if is_remote(prefix):
+        return [info.url.rsplit("/", 1)[-1] for info in list_files(prefix, suffix)]
+    try:
+        entries = os.scandir(_strip_file_scheme(prefix))
+    except FileNotFoundError:
+        return []
+    with entries:
+        return sorted(
+            entry.name
+            for entry in entries
+            if entry.is_file()
+            and not entry.name.startswith((".", "_"))
+            and entry.name.endswith(suffix)
+        )
+
+
 def scan_folder(prefix: str, suffix: str = ".parquet") -> tuple[list[FileInfo], list[str]]:
     """The files of ``list_files``, and the names of every other entry of the folder,
     which are left out: hidden ones (``.x``, ``_x``, the Hive convention), other
@@ -168,6 +193,16 @@ def list_day_folders(archive: str) -> dict[dt.date, str]:
 
 def day_folder(base: str, day: dt.date) -> str:
     return join(base, f"date={day.isoformat()}")
+
+
+def file_version(url: str) -> tuple[int, int, int, int] | None:
+    """What changes whenever a local file is replaced or rewritten: its inode, size, and
+    modification and change times (ns), from one stat; FileNotFoundError when it does
+    not exist. None on an object store, where asking costs a request like reading."""
+    if is_remote(url):
+        return None
+    info = os.stat(_strip_file_scheme(url))
+    return (info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
 
 
 def read_bytes(url: str) -> bytes:
@@ -237,6 +272,43 @@ def read_parquet(url: str, columns: Iterable[str] | None = None) -> pl.DataFrame
     if is_remote(url):
         return pl.read_parquet(io.BytesIO(read_bytes(url)), columns=cols)
     return pl.read_parquet(_strip_file_scheme(url), columns=cols)
+
+
+def read_parquet_stack(urls: Sequence[str]) -> tuple[pl.DataFrame, list[int]]:
+    """Several Parquet files of one schema as one frame, in the order given, and the
+    number of rows each file contributed.
+
+    Local files are read by one native Polars scan (in parallel, in Rust): 365 small
+    daily files in ~50 ms, against ~250 ms one ``read_parquet`` at a time. On an object
+    store each file is one GET, ``_READERS`` at a time. Raises FileNotFoundError for a
+    missing file and a Polars error for files whose schemas differ: callers that must
+    accept those read the files one by one instead."""
+    if not urls:
+        raise ValueError("no file to read")
+    if len(set(urls)) != len(urls):
+        raise ValueError("a file is named twice")
+    if any(is_remote(url) for url in urls):
+        with ThreadPoolExecutor(min(_READERS, len(urls))) as pool:
+            frames = list(pool.map(read_parquet, urls))
+        return pl.concat(frames, how="vertical"), [frame.height for frame in frames]
+    paths = [_strip_file_scheme(url) for url in urls]
+    frame = pl.scan_parquet(
+        paths, include_file_paths=_SOURCE, hive_partitioning=False, glob=False
+    ).collect()
+    # Each file's rows are one run of its path, in the order of ``paths``; an empty file
+    # has no run.
+    runs = iter(frame.get_column(_SOURCE).rle().struct.unnest().iter_rows())
+    run = next(runs, None)
+    heights = []
+    for path in paths:
+        if run is not None and run[1] == path:
+            heights.append(run[0])
+            run = next(runs, None)
+        else:
+            heights.append(0)
+    if run is not None or sum(heights) != frame.height:
+        raise RuntimeError(f"a scan of {len(paths)} files returned rows out of file order")
+    return frame.drop(_SOURCE), heights
 
 
 def write_parquet(frame: pl.DataFrame, url: str, compression: str = "zstd") -> None:

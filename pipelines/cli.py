@@ -167,7 +167,9 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     _check_contracts(settings)
     if args.submit:
         return _submit_backfill(args, settings, start, end, present)
+    from callaudit.validation.runner import warm_up
 
+    warm_up()  # GX's import, in its worker process, overlaps Dagster's start-up and the days
     from callaudit.pipelines.backfill import backfill_days, run_config_for
     from callaudit.pipelines.definitions import build_definitions
     from callaudit.pipelines.instance import get_instance
@@ -426,7 +428,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     if coverage(settings.warehouse, period) is None:
         raise NoDataError(no_data_message(settings.warehouse, period))
+    from callaudit.validation.runner import warm_up
 
+    warm_up()  # GX's import overlaps reading the period's tables; the summary checks use it
     from callaudit.pipelines.definitions import build_definitions
     from callaudit.pipelines.instance import get_instance
     from callaudit.pipelines.reporting import build_period_report, build_reports

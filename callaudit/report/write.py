@@ -6,8 +6,10 @@ can tell a report file was altered after it was written.
 
 The PDF is printed by headless Chromium when it is installed, in two passes: the first
 tells on which page each part landed (callaudit.report.pdf), the second prints the
-contents with those page numbers. Without Chromium the other files are written and
-``pdf_note`` says how to get the PDF.
+contents with those page numbers. When the published PDF of the same period already
+gives the right pages, one pass is enough (:func:`render_pdf`); the other files and the
+blocking checks are done while Chromium prints. Without Chromium the other files are
+written and ``pdf_note`` says how to get the PDF.
 """
 
 import contextlib
@@ -17,7 +19,7 @@ import json
 import shutil
 import tempfile
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,29 +59,52 @@ def report_folder(reports: str, period: Period | int) -> str:
     return storage.join(reports, period.folder)
 
 
-def _print(html: str) -> bytes:
-    with tempfile.TemporaryDirectory(prefix="callaudit-pdf-") as tmp:
-        html_path, pdf_path = Path(tmp) / "report.html", Path(tmp) / "report.pdf"
-        html_path.write_text(html, encoding="utf-8")
-        chromium.html_to_pdf(html_path, pdf_path)
-        return pdf_path.read_bytes()
+def published_pages(folder: str) -> dict[str, int]:
+    """Anchor -> page in the report.pdf already published in ``folder``: where the parts
+    of the next report of the same period most likely land (nightly, the layout rarely
+    moves). Only a guess that :func:`render_pdf` checks, so anything unreadable (no
+    PDF, another writer's, a damaged one, an unreachable store) is simply no guess."""
+    try:
+        return page_destinations(storage.read_bytes(storage.join(folder, "report.pdf")))
+    except Exception:
+        return {}
 
 
-def render_pdf(report: Report) -> tuple[str, bytes] | None:
+def render_pdf(
+    report: Report,
+    *,
+    pages: Mapping[str, int] | None = None,
+    meanwhile: Callable[[], None] | None = None,
+) -> tuple[str, bytes] | None:
     """(report.html with page numbers in its contents, report.pdf), or None when
-    Chromium is not installed."""
+    Chromium is not installed.
+
+    Printed until the page of each part read back from the PDF is the one its contents
+    give (MAX_PDF_PASSES at most). From no numbers that takes two prints: the first
+    finds them, the second prints them. ``pages`` starts from a guess (those of the
+    report already published): when the parts have not moved, the first print proves
+    it and is the only one, about 3 s saved at full size. The numbers take no room of
+    their own (callaudit.report.pdf), so the pages found do not depend on the guess and
+    the files are the same either way. ``meanwhile`` is run once, while the first print
+    is under way (Chromium is a separate process)."""
     if chromium.find_chromium() is None:
+        if meanwhile is not None:
+            meanwhile()
         return None
-    html = render_html(report)
-    data = _print(html)
-    pages: dict[str, int] = {}
-    for _ in range(MAX_PDF_PASSES - 1):
+    pages = dict(pages or {})
+    for printed in range(MAX_PDF_PASSES):
+        html = render_html(report, page_numbers=pages)
+        with tempfile.TemporaryDirectory(prefix="callaudit-pdf-") as tmp:
+            html_path, pdf_path = Path(tmp) / "report.html", Path(tmp) / "report.pdf"
+            html_path.write_text(html, encoding="utf-8")
+            with chromium.start_pdf(html_path, pdf_path) as running:
+                if printed == 0 and meanwhile is not None:
+                    meanwhile()
+                data = chromium.finish_pdf(running, pdf_path)
         found = page_destinations(data)
-        if not found or found == pages:
+        if found == pages:
             break
         pages = found
-        html = render_html(report, page_numbers=pages)
-        data = _print(html)
     return html, data
 
 
@@ -93,16 +118,17 @@ def write_report(
     """Render every format into a staging folder, then replace the published set with it
     whole; the PDF only when Chromium is present (``pdf=False`` skips it).
 
-    ``before_publish`` is called with the new summary.json (as a dict) once the set is
-    written aside: when it raises (a blocking check failed), the staged set is dropped
-    and the published one is left exactly as it was.
+    ``before_publish`` is called with the new summary.json (as a dict) once it is
+    written aside (with the PDF, while Chromium prints): when it raises (a blocking
+    check failed), the staged set is dropped and the published one is left exactly as
+    it was. The PDF's print starts from the pages of the published one (see
+    :func:`render_pdf`).
     """
     target = report_folder(reports, report.period)
     folder = storage.join(reports, STAGING, f"{report.period.folder}-{uuid.uuid4().hex[:12]}")
     try:
-        written = _write_set(report, folder, pdf=pdf)
-        if before_publish is not None:
-            before_publish(json.loads(storage.read_bytes(written.files["summary.json"])))
+        pages = published_pages(target) if pdf else {}
+        written = _write_set(report, folder, pdf=pdf, pages=pages, before_publish=before_publish)
         _publish(folder, target, list(written.files))
     finally:
         _drop(folder)
@@ -175,28 +201,51 @@ def _drop(staged: str) -> None:
         shutil.rmtree(staged, ignore_errors=True)
 
 
-def _write_set(report: Report, folder: str, *, pdf: bool) -> ReportFiles:
-    """Render and write every file of the report into ``folder``."""
-    printed = render_pdf(report) if pdf else None
-    texts = {
-        "report.html": printed[0] if printed else render_html(report),
-        "report.md": render_markdown(report),
-        "summary.json": summary_json(report),
-        "partners.csv": partners_csv(report),
-        "flags.csv": flags_csv(report),
-    }
-    blobs = {name: text.encode("utf-8") for name, text in texts.items()}
-    note, pages = "PDF not requested", 0
+def _write_set(
+    report: Report,
+    folder: str,
+    *,
+    pdf: bool,
+    pages: Mapping[str, int],
+    before_publish: Callable[[dict], None] | None,
+) -> ReportFiles:
+    """Render and write every file of the report into ``folder`` and run the blocking
+    checks on its summary; with a PDF, the other files and the checks are done while
+    Chromium prints."""
+    blobs: dict[str, bytes] = {}
+    files: dict[str, str] = {}
+
+    def write(name: str, data: bytes) -> None:
+        blobs[name], files[name] = data, storage.join(folder, name)
+        storage.write_bytes_atomic(files[name], data)
+
+    def the_others_and_checks() -> None:
+        write("report.md", render_markdown(report).encode("utf-8"))
+        write("summary.json", summary_json(report).encode("utf-8"))
+        write("partners.csv", partners_csv(report).encode("utf-8"))
+        write("flags.csv", flags_csv(report).encode("utf-8"))
+        if before_publish is not None:
+            before_publish(json.loads(storage.read_bytes(files["summary.json"])))
+
+    note, pdf_pages = "PDF not requested", 0
     if pdf:
+        printed = render_pdf(report, pages=pages, meanwhile=the_others_and_checks)
         if printed is None:
+            write("report.html", render_html(report).encode("utf-8"))
             note = NO_CHROMIUM
         else:
-            blobs["report.pdf"], note, pages = printed[1], "", page_count(printed[1])
-    files = {}
-    for name, data in blobs.items():
-        files[name] = storage.join(folder, name)
-        storage.write_bytes_atomic(files[name], data)
-    sums = "".join(f"{hashlib.sha256(data).hexdigest()}  {name}\n" for name, data in blobs.items())
+            write("report.html", printed[0].encode("utf-8"))
+            write("report.pdf", printed[1])
+            note, pdf_pages = "", page_count(printed[1])
+    else:
+        write("report.html", render_html(report).encode("utf-8"))
+        the_others_and_checks()
+    # SHA256SUMS lists the files in the same order whichever was written first.
+    order = ("report.html", "report.md", "summary.json", "partners.csv", "flags.csv", "report.pdf")
+    sums = "".join(
+        f"{hashlib.sha256(blobs[name]).hexdigest()}  {name}\n" for name in order if name in blobs
+    )
     files[CHECKSUMS] = storage.join(folder, CHECKSUMS)
     storage.write_text_atomic(files[CHECKSUMS], sums)
-    return ReportFiles(folder=folder, files=files, pdf_note=note, pdf_pages=pages)
+    files = {name: files[name] for name in (*order, CHECKSUMS) if name in files}
+    return ReportFiles(folder=folder, files=files, pdf_note=note, pdf_pages=pdf_pages)

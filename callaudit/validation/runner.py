@@ -6,6 +6,10 @@ Its usage analytics and progress bars are switched off. Only the small aggregate
 are validated, a whole range of days in one batch: the frame carries a ``date`` column
 (ISO text) and every unexpected row is traced back to its day through GX's
 ``unexpected_index_column_names``.
+
+The GX part runs in this process's validation worker (``callaudit.validation.worker``):
+:func:`warm_up` starts it, and its import, when a run starts its work; the results are
+the same dataclasses, computed there.
 """
 
 import datetime as dt
@@ -19,6 +23,7 @@ from typing import Any
 import polars as pl
 
 from callaudit.schema import DATE_COLUMN, TABLES
+from callaudit.validation import worker
 from callaudit.validation.outcome import SAMPLE_SIZE, Finding
 from callaudit.validation.suites import load_suite
 
@@ -90,6 +95,17 @@ def _gx():
         source = context.data_sources.add_pandas("callaudit")
         _CONTEXT.update(gx=gx, context=context, source=source)
     return _CONTEXT["gx"], _CONTEXT["context"], _CONTEXT["source"]
+
+
+def _load() -> None:
+    """The worker's start: GX imported, its context built."""
+    _gx()
+
+
+def warm_up() -> None:
+    """Start the validation worker, and GX's import in it, now: called where a run
+    starts its work, so the import overlaps the days instead of delaying the checks."""
+    worker.start(_load)
 
 
 def _batch_definition(source, name: str):
@@ -168,6 +184,36 @@ def _keys(spec: dict, frame: pl.DataFrame) -> list[str]:
     return [c for c in (table.grain if table else ()) if c in frame.columns and c != DATE_COLUMN]
 
 
+def _validate(
+    spec: dict,
+    frame: pl.DataFrame,
+    parameters: dict[str, Any] | None,
+    index_columns: list[str],
+) -> tuple[ExpectationOutcome, ...]:
+    """The GX part of :func:`run_suite`, in the worker (or in process): ``index_columns``
+    are the day and the table's key when the frame has dates, so an offending value
+    says whose it is."""
+    with _LOCK:
+        gx, context, source = _gx()
+        gx_suite = context.suites.add_or_update(
+            gx.ExpectationSuite(
+                name=spec["name"],
+                expectations=[dict(e) for e in spec["expectations"]],
+                meta=spec.get("meta") or {},
+            )
+        )
+        batch = _batch_definition(source, spec["name"]).get_batch(
+            batch_parameters={"dataframe": frame.to_pandas()}
+        )
+        result_format: dict[str, Any] = {"result_format": "COMPLETE"}
+        if index_columns:
+            result_format["unexpected_index_column_names"] = index_columns
+        validation = batch.validate(
+            gx_suite, expectation_parameters=parameters or {}, result_format=result_format
+        )
+    return tuple(_outcome(r, bool(index_columns)) for r in validation.results)
+
+
 def run_suite(
     suite: str | dict,
     frame: pl.DataFrame,
@@ -182,27 +228,9 @@ def run_suite(
     has_dates = DATE_COLUMN in frame.columns
     if has_dates:
         frame = frame.with_columns(pl.col(DATE_COLUMN).cast(pl.String))
+    index_columns = [DATE_COLUMN, *_keys(spec, frame)] if has_dates else []
     started = time.perf_counter()
-    with _LOCK:
-        gx, context, source = _gx()
-        gx_suite = context.suites.add_or_update(
-            gx.ExpectationSuite(
-                name=spec["name"],
-                expectations=[dict(e) for e in spec["expectations"]],
-                meta=spec.get("meta") or {},
-            )
-        )
-        batch = _batch_definition(source, spec["name"]).get_batch(
-            batch_parameters={"dataframe": frame.to_pandas()}
-        )
-        result_format: dict[str, Any] = {"result_format": "COMPLETE"}
-        if has_dates:
-            # The day, and the table's key, so an offending value says whose it is.
-            result_format["unexpected_index_column_names"] = [DATE_COLUMN, *_keys(spec, frame)]
-        validation = batch.validate(
-            gx_suite, expectation_parameters=parameters or {}, result_format=result_format
-        )
-    outcomes = tuple(_outcome(r, has_dates) for r in validation.results)
+    outcomes = worker.call(_validate, spec, frame, parameters, index_columns, load=_load)
     return SuiteResult(
         suite=spec["name"],
         success=not any(not o.success and o.severity == "critical" for o in outcomes),

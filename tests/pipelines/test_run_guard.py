@@ -29,9 +29,9 @@ def workspace(tmp_path, monkeypatch) -> Workspace:
     home = tmp_path / "dagster_home"
     home.mkdir()
     (home / "dagster.yaml").write_text(INSTANCE_TEMPLATE.read_text())
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
     with dg.DagsterInstance.from_config(str(home)) as instance:  # its storage, made once:
         instance.get_runs(limit=1)  # two processes creating it at once break its migrations
-    monkeypatch.setenv("DAGSTER_HOME", str(home))
     monkeypatch.chdir(tmp_path)
     ws = Workspace(tmp_path / "case")
     good_archive(ws, days=FEBRUARY)

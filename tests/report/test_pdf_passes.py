@@ -1,0 +1,162 @@
+"""How many times Chromium prints a report: twice from nothing (find the pages, print
+them), once when the published PDF of the same period already gives the right pages,
+and the files are the same either way."""
+
+import datetime as dt
+import re
+from pathlib import Path
+
+import pytest
+
+from callaudit import storage
+from callaudit.report import chromium, gather_year, write_report
+from callaudit.report.build import ReportRefused
+from callaudit.report.chromium import find_chromium
+from callaudit.report.figures import Report
+from callaudit.report.pdf import page_destinations
+from callaudit.report.write import STAGING, published_pages
+from tests.report.builders import contracts, days, flag, usage, write_day
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(find_chromium() is None, reason="chromium is not installed"),
+]
+
+
+def _year(wh: Path, partners: int) -> Report:
+    """Seventy days of 2022; ``partners`` more partners with no agreement, each a part
+    of its own, so more of them push the later parts onto later pages."""
+    for day in days(dt.date(2022, 1, 1), 70):
+        rows = [usage("acme", 50, 500), usage("globex", 5, 50, app_id="globex-feed")]
+        flags = [flag("acme", "unauthorized_app", "x")] if day.day == 9 else []
+        for n in range(partners):
+            rows.append(usage(f"initech-{n}", 4, 40, app_id="x"))
+            flags.append({**flag(f"initech-{n}", "no_agreement", "none"), "observed": 4.0})
+        write_day(wh, day, rows, flag_rows=flags)
+    return gather_year(str(wh), contracts(), 2022)
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    return _year(tmp_path_factory.mktemp("small") / "wh", 1)
+
+
+@pytest.fixture(scope="module")
+def fresh(small, tmp_path_factory):
+    """The small year written into an empty folder, and the prints it took."""
+    return _write(small, tmp_path_factory.mktemp("fresh"))
+
+
+@pytest.fixture(scope="module")
+def large(tmp_path_factory):
+    return _year(tmp_path_factory.mktemp("large") / "wh", 12)
+
+
+def _write(report, reports: Path | str, **kwargs) -> tuple[dict[str, bytes], int]:
+    """The files written (name -> bytes) and the Chromium processes it took."""
+    before = chromium.launched
+    files = write_report(report, str(reports), **kwargs)
+    return {name: storage.read_bytes(url) for name, url in files.files.items()}, (
+        chromium.launched - before
+    )
+
+
+def _same_print(a: bytes, b: bytes) -> bool:
+    """Two PDFs equal but for the time Chromium stamps in them (it prints the date of
+    the print; the report's own time is in the page and is compared)."""
+    stamp = re.compile(rb"/(CreationDate|ModDate) \(D:[^)]*\)")
+    return stamp.sub(b"", a) == stamp.sub(b"", b)
+
+
+def _assert_same_set(a: dict[str, bytes], b: dict[str, bytes]) -> None:
+    assert sorted(a) == sorted(b)
+    for name in a:
+        if name == "report.pdf":
+            assert _same_print(a[name], b[name])
+        elif name != "SHA256SUMS":
+            assert a[name] == b[name], name
+    lines = lambda s: {line for line in s.decode().splitlines() if "report.pdf" not in line}  # noqa: E731
+    assert lines(a["SHA256SUMS"]) == lines(b["SHA256SUMS"])
+
+
+def test_a_report_written_over_its_published_self_is_printed_once_and_is_the_same(
+    small, fresh, tmp_path
+):
+    first, first_prints = _write(small, tmp_path / "nightly")
+    again, again_prints = _write(small, tmp_path / "nightly")
+
+    assert (fresh[1], first_prints, again_prints) == (2, 2, 1)
+    _assert_same_set(again, fresh[0])
+    _assert_same_set(first, fresh[0])
+    assert page_destinations(again["report.pdf"]) == published_pages(
+        str(tmp_path / "nightly" / "2022")
+    )
+
+
+def test_when_the_parts_moved_the_print_goes_on_and_gives_a_fresh_reports_files(
+    small, large, tmp_path
+):
+    _write(small, tmp_path / "nightly")
+    moved = published_pages(str(tmp_path / "nightly" / "2022"))
+    anew, _ = _write(large, tmp_path / "fresh")
+    assert page_destinations(anew["report.pdf"]) != moved  # the guess is wrong
+
+    over, prints = _write(large, tmp_path / "nightly")
+
+    assert prints == 2  # the guess, then the pages it found: no more than from nothing
+    _assert_same_set(over, anew)
+
+
+def test_on_s3_the_published_pdf_is_read_back_and_one_print_is_enough(small, fresh, s3_bucket):
+    first, first_prints = _write(small, f"{s3_bucket}/reports")
+    again, again_prints = _write(small, f"{s3_bucket}/reports")
+
+    assert (first_prints, again_prints) == (2, 1)
+    _assert_same_set(first, fresh[0])
+    _assert_same_set(again, fresh[0])
+
+
+@pytest.mark.parametrize(
+    "previous",
+    [b"%PDF-1.4 not one Chromium wrote", b"", b"startxref\n12345678\n%%EOF"],
+    ids=["foreign", "empty", "damaged"],
+)
+def test_an_unreadable_published_pdf_is_no_guess_and_never_an_error(
+    small, fresh, tmp_path, previous
+):
+    folder = tmp_path / "nightly" / "2022"
+    folder.mkdir(parents=True)
+    (folder / "report.pdf").write_bytes(previous)
+
+    assert published_pages(str(folder)) == {}
+    over, prints = _write(small, tmp_path / "nightly")
+
+    assert prints == 2
+    _assert_same_set(over, fresh[0])
+
+
+def test_a_blocking_check_that_fails_while_chromium_prints_keeps_the_published_set(small, tmp_path):
+    published, _ = _write(small, tmp_path / "reports")
+
+    def refuse(summary: dict) -> None:
+        assert summary["year"] == 2022
+        raise ReportRefused("a blocking check failed", [])
+
+    with pytest.raises(ReportRefused, match="a blocking check failed"):
+        _write(small, tmp_path / "reports", before_publish=refuse)
+
+    folder = tmp_path / "reports" / "2022"
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == published
+    assert list((tmp_path / "reports" / STAGING).iterdir()) == []
+
+
+def test_the_blocking_checks_run_while_the_first_print_is_under_way(small, tmp_path):
+    started = []
+    before = chromium.launched
+
+    _, prints = _write(
+        small, tmp_path / "reports", before_publish=lambda _: started.append(chromium.launched)
+    )
+
+    assert prints == 2
+    assert started == [before + 1]  # the first Chromium was started, the second not yet
