@@ -109,7 +109,7 @@ def _range_metadata(results: list[DayResult]) -> dict[str, dict]:
     # Summed over days (which run two at a time), for benchmarks' time split.
     seconds = {
         f"seconds_{part}": round(sum(r.seconds.get(part, 0.0) for r in results), 3)
-        for part in ("read", "dedup", "aggregate", "write")
+        for part in ("read", "dedup", "aggregate", "write", "hash")
     }
     rows = lambda table: sum(r.rows[table] for r in results)  # noqa: E731
     return {

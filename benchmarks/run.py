@@ -70,6 +70,7 @@ _DAY_PARTS = {
     "dedup": "quarantine bookkeeping",
     "aggregate": "aggregate (usage, partner, network)",
     "write": "write partitions",
+    "hash": "hash the raw files for the report's provenance",
 }
 
 

@@ -154,3 +154,18 @@ def test_an_unreadable_cache_is_never_trusted(archive, tmp_path):
     fingerprint = fingerprint_archive(str(archive), [DAY1], cache=warehouse_url)
 
     assert (fingerprint.sha256, fingerprint.reused_hashes) == (truth, 0)
+
+
+def test_a_computed_day_records_its_raw_files_hashes_so_the_report_reads_none_again(tmp_path):
+    from callaudit.raw_to_tables import process_days
+    from tests.rawlogs import DAY, call, write_raw
+
+    archive, warehouse_url = tmp_path / "raw", str(tmp_path / "wh")
+    write_raw(archive, [call(1), call(2)])
+    write_raw(archive, [call(3)], name="late.parquet")
+    _, failures = process_days(str(archive), warehouse_url, [DAY], [])
+    assert not failures
+
+    report = fingerprint_archive(str(archive), [DAY], cache=warehouse_url)
+    assert (report.reused_hashes, report.files) == (2, 2)
+    assert report.sha256 == fingerprint_archive(str(archive), [DAY]).sha256  # read again
