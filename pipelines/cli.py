@@ -733,9 +733,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-    _quiet_library_warnings()
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "func", None) in (cmd_backfill, cmd_report) and not getattr(
+        args, "submit", False
+    ):
+        from callaudit.validation.runner import warm_up
+
+        warm_up()  # GX's import, in its worker process, overlaps all that comes before a check
+    _quiet_library_warnings()
     try:
         return args.func(args)
     except KeyboardInterrupt:
