@@ -14,6 +14,8 @@ import datetime as dt
 from collections.abc import Sequence
 
 import dagster as dg
+from dagster._core.storage.event_log import SqlEventLogStorage, SqlEventLogStorageTable
+from dagster._core.storage.sqlalchemy_compat import db_select
 
 from callaudit.assets.metadata import OWNERS, markdown_table
 from callaudit.assets.raw import FLAG_REVIEWS, PARTNER_CONTRACTS
@@ -32,25 +34,41 @@ REPORT_DEPS: tuple[str, ...] = tuple(
 )
 
 
-def latest_materializations(
+def latest_runs(
     instance: dg.DagsterInstance, asset: str, days: Sequence[dt.date]
-) -> dict[dt.date, dg.EventLogRecord]:
-    """The latest materialization of each of ``days`` of a daily asset."""
+) -> dict[dt.date, str]:
+    """The run of the latest materialization of each of ``days`` of a daily asset.
+
+    On a SQL event log (SQLite, Postgres: every instance callaudit sets up) one query
+    reads just the run ids: fetching the records deserialises every event's metadata,
+    0.7 of the 0.8 s the five tables of a full-size year took before the report could
+    start (2026-11-29). The query is Dagster's own for the latest event per partition
+    (it honours asset wipes); any other storage is read record by record."""
     wanted = [d.isoformat() for d in days]
-    latest: dict[dt.date, dg.EventLogRecord] = {}
+    key = dg.AssetKey(asset)
+    storage = instance.event_log_storage
+    if isinstance(storage, SqlEventLogStorage):
+        latest = storage._latest_event_ids_by_partition_subquery(
+            key, [dg.DagsterEventType.ASSET_MATERIALIZATION], asset_partitions=wanted
+        )
+        query = db_select([latest.c.partition, SqlEventLogStorageTable.c.run_id]).select_from(
+            latest.join(SqlEventLogStorageTable, SqlEventLogStorageTable.c.id == latest.c.id)
+        )
+        with storage.index_connection() as conn:
+            return {dt.date.fromisoformat(p): run for p, run in conn.execute(query).fetchall()}
+    latest_run: dict[dt.date, str] = {}
     cursor = None
     while True:
         page = instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=wanted),
+            dg.AssetRecordsFilter(asset_key=key, asset_partitions=wanted),
             limit=1000,
             cursor=cursor,
             ascending=False,
         )
         for record in page.records:
-            day = dt.date.fromisoformat(record.partition_key)
-            latest.setdefault(day, record)
+            latest_run.setdefault(dt.date.fromisoformat(record.partition_key), record.run_id)
         if not page.has_more:
-            return latest
+            return latest_run
         cursor = page.cursor
 
 
@@ -59,10 +77,9 @@ def runs_behind(instance: dg.DagsterInstance, days: Sequence[dt.date]) -> list[d
     report's tables on ``days``: run id, assets, first and last day, partitions."""
     runs: dict[str, dict] = {}
     for asset in REPORT_DEPS:
-        for day, record in latest_materializations(instance, asset, days).items():
+        for day, run_id in latest_runs(instance, asset, days).items():
             run = runs.setdefault(
-                record.run_id,
-                {"run_id": record.run_id, "assets": set(), "days": set(), "partitions": 0},
+                run_id, {"run_id": run_id, "assets": set(), "days": set(), "partitions": 0}
             )
             run["assets"].add(asset)
             run["days"].add(day)

@@ -192,7 +192,11 @@ def aggregate_day(valid: pl.DataFrame, networks: Sequence[RestrictedNetwork]) ->
         )
     else:
         network = NETWORK_DAILY.empty().lazy()
-    usage_df, partner_df, network_df = pl.collect_all([usage, partner, network])
+    # Polars' in-memory engine, not the streaming one it picks by default: on a frame
+    # already in memory, aggregate_day took 10.5-11.8 thread-ms a small day with the
+    # streaming engine against 8.0-9.0 (a full-size day: 491-501 against 432-493), with
+    # equal tables.
+    usage_df, partner_df, network_df = pl.collect_all([usage, partner, network], engine="in-memory")
     return _checked(usage_df, partner_df, network_df, wide=wide)
 
 

@@ -15,6 +15,7 @@ see README "Provenance" for the figures and the full-size extrapolation.
 No Dagster import: the run ids are handed in by the caller.
 """
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -160,11 +161,16 @@ def fingerprint_archive(
     infos = [info for day in days for info in listed[day]]
     hashes: dict[str, str] = {}
     recorded: dict[dt.date, dict[str, dict]] = {}
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+    # One worker: no pool. Starting one per computed day cost ~0.5 ms of the 1.7 ms
+    # a small day's hashing took (thread-seconds, scale 0.01).
+    with (
+        ThreadPoolExecutor(max_workers=workers) if workers > 1 else contextlib.nullcontext()
+    ) as pool:
+        each = pool.map if pool is not None else map
         if cache is not None:
             cached_days = [day for day in days if listed[day]]
             urls = [hash_cache_url(cache, day) for day in cached_days]
-            recorded = dict(zip(cached_days, pool.map(_cached_hashes, urls), strict=True))
+            recorded = dict(zip(cached_days, each(_cached_hashes, urls), strict=True))
             for day, entries in recorded.items():
                 for info in listed[day]:
                     sha = _reusable(entries.get(_name(info)), info)
@@ -172,7 +178,7 @@ def fingerprint_archive(
                         hashes[info.url] = sha
         reused = len(hashes)
         pending = [i.url for i in infos if i.url not in hashes]
-        hashes.update(zip(pending, pool.map(sha256_file, pending), strict=True))
+        hashes.update(zip(pending, each(sha256_file, pending), strict=True))
     if cache is not None:
         for day, entries in recorded.items():
             now = {

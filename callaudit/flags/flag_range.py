@@ -15,6 +15,7 @@ those days count as normal for the volume detector.
 """
 
 import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from callaudit import warehouse
@@ -23,6 +24,9 @@ from callaudit.flags.detect import FlagResult, detect_flags
 from callaudit.flags.freshness import INPUTS, FlagInputs, dependent_days
 from callaudit.flags.settings import DetectorSettings
 from callaudit.schema import ANOMALY_FLAGS, NETWORK_DAILY, PARTNER_DAILY, USAGE_DAILY
+
+#: Days committed at once.
+_WRITERS = 4
 
 
 @dataclass(frozen=True)
@@ -84,11 +88,18 @@ def flag_range(
         detection,
         dismissed=inputs.dismissed,
     )
-    for day in [*days, *dependents]:
+
+    def commit(day: dt.date) -> None:
         info = {INPUTS: inputs.record(day, history_days, daily)}
         if run_id:
             info["run_id"] = run_id
         warehouse.commit_day(
             warehouse_url, ANOMALY_FLAGS.name, day, {ANOMALY_FLAGS: result.for_day(day)}, info=info
         )
+
+    # Each day is its own commit, mostly file writes that release the GIL: a year's
+    # 365 commits took 0.5 s one after the other.
+    with ThreadPoolExecutor(_WRITERS) as pool:
+        for _ in pool.map(commit, [*days, *dependents]):
+            pass
     return FlagRun(result, list(days), dependents)

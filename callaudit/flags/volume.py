@@ -38,6 +38,7 @@ State (flagged days, accepted shifts) depends on earlier days, which is why a da
 flags need ``history_days_needed`` days of partner_daily before it.
 """
 
+import bisect
 import datetime as dt
 import math
 from collections.abc import Collection
@@ -93,9 +94,9 @@ class _Score:
     threshold_down: float
 
 
-def _median(values: np.ndarray) -> float:
-    """Median of a small array; np.median's overhead dominated a year's scoring."""
-    ordered = np.sort(values)
+def _median(values: list[float]) -> float:
+    """Median of a short list (a baseline window, at most a few dozen days)."""
+    ordered = sorted(values)
     middle = len(ordered) // 2
     if len(ordered) % 2:
         return float(ordered[middle])
@@ -103,28 +104,32 @@ def _median(values: np.ndarray) -> float:
 
 
 def _score(
-    y: np.ndarray,
-    weekday: np.ndarray,
-    window: np.ndarray,
-    level_days: np.ndarray,
+    y: list[float],
+    weekday: list[int],
+    window: list[int],
+    level_days: list[int],
     t: int,
     params: VolumeThresholds,
 ) -> _Score:
-    """Score day ``t`` against the baseline days ``window`` (indices into ``y``)."""
-    base = y[window]
-    base_weekday = weekday[window]
-    centre = _median(base)
-    offsets = np.zeros(7)
-    for k in range(7):
-        same = base[base_weekday == k]
+    """Score day ``t`` against the baseline days ``window`` (indices into ``y``).
+
+    Plain Python on lists: a window is a few dozen values, where NumPy's per-call
+    overhead (about 30 array operations a day) was most of a year's scoring; the
+    arithmetic is the same IEEE double arithmetic, so the scores are identical."""
+    centre = _median([y[i] for i in window])
+    by_weekday: list[list[float]] = [[] for _ in range(7)]
+    for i in window:
+        by_weekday[weekday[i]].append(y[i])
+    offsets = [0.0] * 7
+    for k, same in enumerate(by_weekday):
         if len(same) >= params.min_days_per_weekday:
             offsets[k] = _median(same) - centre
-    residuals = y[level_days] - offsets[weekday[level_days]]
+    residuals = [y[i] - offsets[weekday[i]] for i in level_days]
     level = _median(residuals)
-    sigma = max(_MAD_TO_SIGMA * _median(np.abs(residuals - level)), params.mad_floor)
+    sigma = max(_MAD_TO_SIGMA * _median([abs(r - level) for r in residuals]), params.mad_floor)
     expected_log = level + offsets[weekday[t]]
     expected = math.expm1(expected_log)
-    z = (float(y[t]) - expected_log) / sigma
+    z = (y[t] - expected_log) / sigma
     up = max(params.spike_ratio * expected, math.expm1(expected_log + params.z_threshold * sigma))
     down = min(params.drop_ratio * expected, math.expm1(expected_log - params.z_threshold * sigma))
     return _Score(expected=expected, z=z, threshold_up=up, threshold_down=max(down, 0.0))
@@ -140,11 +145,11 @@ def _series_flags(
 ) -> tuple[list[dict], list[dict]]:
     """Flags and notes for one partner's metric; ``days`` sorted, one value each.
     ``normal``: (day, flag) an analyst dismissed: raised, then treated as a normal day."""
-    y = np.log1p(np.maximum(values.astype(float), 0.0))
-    weekday = np.array([d.weekday() for d in days], dtype=int)
-    ordinal = np.array([d.toordinal() for d in days], dtype=int)
-    usable = np.zeros(len(days), dtype=bool)
-    active = values > 0
+    y = np.log1p(np.maximum(values.astype(float), 0.0)).tolist()
+    weekday = [d.weekday() for d in days]
+    ordinal = [d.toordinal() for d in days]
+    usable = [False] * len(days)
+    active = (values > 0).tolist()
     window_days = 7 * params.baseline_weeks
     regime_start = 0
     streak: list[int] = []
@@ -153,8 +158,8 @@ def _series_flags(
     notes: list[dict] = []
     for t, day in enumerate(days):
         reported = start <= day <= end
-        first = int(np.searchsorted(ordinal, ordinal[t] - window_days))
-        window = first + np.flatnonzero(usable[first:t] & active[first:t])
+        first = bisect.bisect_left(ordinal, ordinal[t] - window_days, 0, t)
+        window = [i for i in range(first, t) if usable[i] and active[i]]
         if len(window) < params.min_history_days:
             usable[t] = True
             streak, streak_sign = [], 0
@@ -169,7 +174,7 @@ def _series_flags(
                     }
                 )
             continue
-        level_days = window[window >= regime_start]
+        level_days = [i for i in window if i >= regime_start]
         if len(level_days) == 0:
             level_days = window
         score = _score(y, weekday, window, level_days, t, params)
@@ -205,7 +210,8 @@ def _series_flags(
         streak = [*streak, t] if sign == streak_sign else [t]
         streak_sign = sign
         if len(streak) >= params.level_shift_days:
-            usable[streak] = True
+            for i in streak:
+                usable[i] = True
             regime_start = streak[0]
             streak, streak_sign = [], 0
     return flags, notes

@@ -17,18 +17,21 @@ _OBJ = re.compile(rb"(\d+) 0 obj\s*(.*?)\s*(?:endobj|stream)", re.S)
 _REF = rb"(\d+) 0 R"
 
 
-def _objects(data: bytes) -> dict[int, bytes]:
-    """Object number -> its dictionary text, from the cross-reference table's offsets."""
+def _offsets(data: bytes) -> tuple[dict[int, int], bytes]:
+    """Object number -> byte offset, from the cross-reference table, and the trailer."""
     start = data.rfind(b"startxref")
     if start < 0:
-        return {}
+        return {}, b""
     offset = int(data[start + 9 :].split()[0])
     if not data[offset:].startswith(b"xref"):
-        return {}
-    lines = data[offset:].split(b"\n")
-    objects: dict[int, bytes] = {}
+        return {}, b""
+    trailer = data.find(b"trailer", offset)
+    if trailer < 0:
+        return {}, b""
+    lines = data[offset:trailer].split(b"\n")
+    offsets: dict[int, int] = {}
     i = 1
-    while i < len(lines) and not lines[i].startswith(b"trailer"):
+    while i < len(lines):
         header = lines[i].split()
         if len(header) != 2:
             break
@@ -36,12 +39,9 @@ def _objects(data: bytes) -> dict[int, bytes]:
         for n in range(count):
             entry = lines[i + 1 + n].split()
             if len(entry) >= 3 and entry[2] == b"n":
-                where = int(entry[0])
-                match = _OBJ.match(data, where)
-                if match:
-                    objects[first + n] = match.group(2)
+                offsets[first + n] = int(entry[0])
         i += 1 + count
-    return objects
+    return offsets, data[trailer:start]
 
 
 def _ref(text: bytes, key: bytes) -> int | None:
@@ -50,11 +50,21 @@ def _ref(text: bytes, key: bytes) -> int | None:
 
 
 def page_destinations(data: bytes) -> dict[str, int]:
-    """Anchor id -> 1-based page number, for every named destination of the PDF."""
+    """Anchor id -> 1-based page number, for every named destination of the PDF.
+
+    Only the objects it needs are read (the catalog the trailer names, the page tree,
+    the destinations), found by their offsets: the report's PDF has some 13,000
+    objects, and reading them all took 0.1 s of each print (2026-11-29)."""
     try:
-        objects = _objects(data)
-        catalog = next((o for o in objects.values() if re.search(rb"/Type\s*/Catalog", o)), None)
-        if catalog is None:
+        offsets, trailer = _offsets(data)
+
+        def read(number: int) -> bytes:
+            match = _OBJ.match(data, offsets[number]) if number in offsets else None
+            return match.group(2) if match else b""
+
+        root = _ref(trailer, b"Root")
+        catalog = read(root) if root is not None else b""
+        if not re.search(rb"/Type\s*/Catalog", catalog):
             return {}
         pages_root, dests = _ref(catalog, b"Pages"), _ref(catalog, b"Dests")
         if pages_root is None or dests is None:
@@ -62,7 +72,7 @@ def page_destinations(data: bytes) -> dict[str, int]:
         order: list[int] = []
 
         def walk(number: int) -> None:
-            node = objects.get(number, b"")
+            node = read(number)
             if re.search(rb"/Type\s*/Pages\b", node):
                 kids = re.search(rb"/Kids\s*\[(.*?)\]", node, re.S)
                 for kid in re.findall(_REF, kids.group(1) if kids else b""):
@@ -73,7 +83,7 @@ def page_destinations(data: bytes) -> dict[str, int]:
         walk(pages_root)
         page_of = {number: index + 1 for index, number in enumerate(order)}
         found = {}
-        for name, page in re.findall(rb"/([^\s/\[\]<>()]+)\s*\[\s*" + _REF, objects[dests]):
+        for name, page in re.findall(rb"/([^\s/\[\]<>()]+)\s*\[\s*" + _REF, read(dests)):
             if int(page) in page_of:
                 found[name.decode("latin-1")] = page_of[int(page)]
         return found

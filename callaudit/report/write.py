@@ -7,8 +7,9 @@ can tell a report file was altered after it was written.
 The PDF is printed by headless Chromium when it is installed, in two passes: the first
 tells on which page each part landed (callaudit.report.pdf), the second prints the
 contents with those page numbers. When the published PDF of the same period already
-gives the right pages, one pass is enough (:func:`render_pdf`); the other files and the
-blocking checks are done while Chromium prints. Without Chromium the other files are
+gives the right pages, one pass is enough (:func:`render_pdf`); Chromium can be started
+before the report is gathered (:func:`early_printer`), and the other files and the
+blocking checks are done while it prints. Without Chromium the other files are
 written and ``pdf_note`` says how to get the PDF.
 """
 
@@ -70,41 +71,61 @@ def published_pages(folder: str) -> dict[str, int]:
         return {}
 
 
+def early_printer(pdf: bool = True) -> contextlib.AbstractContextManager:
+    """A Chromium started now, for a report whose HTML is not ready yet (pass it to
+    :func:`write_report`): it starts while the figures are computed. A null context
+    when there is to be no PDF or Chromium is not installed."""
+    if pdf and chromium.find_chromium() is not None:
+        return chromium.Printer()
+    return contextlib.nullcontext()
+
+
 def render_pdf(
     report: Report,
     *,
     pages: Mapping[str, int] | None = None,
     meanwhile: Callable[[], None] | None = None,
+    printer: chromium.Printer | None = None,
 ) -> tuple[str, bytes] | None:
     """(report.html with page numbers in its contents, report.pdf), or None when
     Chromium is not installed.
 
     Printed until the page of each part read back from the PDF is the one its contents
     give (MAX_PDF_PASSES at most). From no numbers that takes two prints: the first
-    finds them, the second prints them. ``pages`` starts from a guess (those of the
-    report already published): when the parts have not moved, the first print proves
-    it and is the only one, about 3 s saved at full size. The numbers take no room of
-    their own (callaudit.report.pdf), so the pages found do not depend on the guess and
-    the files are the same either way. ``meanwhile`` is run once, while the first print
-    is under way (Chromium is a separate process)."""
-    if chromium.find_chromium() is None:
+    finds them, the second prints them; the second's Chromium is started with the
+    first print, so it is ready when the numbers are. ``pages`` starts from a guess
+    (those of the report already published): when the parts have not moved, the first
+    print proves it and is the only one, about 3 s saved at full size. The numbers take
+    no room of their own (callaudit.report.pdf), so the pages found do not depend on
+    the guess and the files are the same either way. ``meanwhile`` is run once, while
+    the first print is under way (Chromium is a separate process). ``printer``: a
+    Chromium already started (:func:`early_printer`) for the first print."""
+    if printer is None and chromium.find_chromium() is None:
         if meanwhile is not None:
             meanwhile()
         return None
     pages = dict(pages or {})
-    for printed in range(MAX_PDF_PASSES):
-        html = render_html(report, page_numbers=pages)
-        with tempfile.TemporaryDirectory(prefix="callaudit-pdf-") as tmp:
-            html_path, pdf_path = Path(tmp) / "report.html", Path(tmp) / "report.pdf"
-            html_path.write_text(html, encoding="utf-8")
-            with chromium.start_pdf(html_path, pdf_path) as running:
-                if printed == 0 and meanwhile is not None:
-                    meanwhile()
-                data = chromium.finish_pdf(running, pdf_path)
-        found = page_destinations(data)
-        if found == pages:
-            break
-        pages = found
+    with contextlib.ExitStack() as stack:
+        started = lambda: stack.enter_context(chromium.Printer())  # noqa: E731
+        ready = stack.enter_context(printer) if printer is not None else started()
+        for printed in range(MAX_PDF_PASSES):
+            html = render_html(report, page_numbers=pages)
+            running, ready = ready or started(), None
+            with tempfile.TemporaryDirectory(prefix="callaudit-pdf-") as tmp:
+                html_path = Path(tmp) / "report.html"
+                html_path.write_text(html, encoding="utf-8")
+                running.start(html_path)
+                if printed == 0:
+                    if not pages:  # no guess: a second print is certain
+                        ready = started()
+                    if meanwhile is not None:
+                        meanwhile()
+                data = running.finish()
+            running.close()
+            found = page_destinations(data)
+            if found == pages:
+                break
+            pages = found
     return html, data
 
 
@@ -114,9 +135,11 @@ def write_report(
     *,
     pdf: bool = True,
     before_publish: Callable[[dict], None] | None = None,
+    printer: chromium.Printer | None = None,
 ) -> ReportFiles:
     """Render every format into a staging folder, then replace the published set with it
-    whole; the PDF only when Chromium is present (``pdf=False`` skips it).
+    whole; the PDF only when Chromium is present (``pdf=False`` skips it); ``printer``:
+    a Chromium started early for it (:func:`early_printer`).
 
     ``before_publish`` is called with the new summary.json (as a dict) once it is
     written aside (with the PDF, while Chromium prints): when it raises (a blocking
@@ -128,7 +151,9 @@ def write_report(
     folder = storage.join(reports, STAGING, f"{report.period.folder}-{uuid.uuid4().hex[:12]}")
     try:
         pages = published_pages(target) if pdf else {}
-        written = _write_set(report, folder, pdf=pdf, pages=pages, before_publish=before_publish)
+        written = _write_set(
+            report, folder, pdf=pdf, pages=pages, before_publish=before_publish, printer=printer
+        )
         _publish(folder, target, list(written.files))
     finally:
         _drop(folder)
@@ -208,6 +233,7 @@ def _write_set(
     pdf: bool,
     pages: Mapping[str, int],
     before_publish: Callable[[dict], None] | None,
+    printer: chromium.Printer | None = None,
 ) -> ReportFiles:
     """Render and write every file of the report into ``folder`` and run the blocking
     checks on its summary; with a PDF, the other files and the checks are done while
@@ -229,7 +255,7 @@ def _write_set(
 
     note, pdf_pages = "PDF not requested", 0
     if pdf:
-        printed = render_pdf(report, pages=pages, meanwhile=the_others_and_checks)
+        printed = render_pdf(report, pages=pages, meanwhile=the_others_and_checks, printer=printer)
         if printed is None:
             write("report.html", render_html(report).encode("utf-8"))
             note = NO_CHROMIUM

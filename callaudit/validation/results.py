@@ -8,6 +8,7 @@ only its own rows.
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import polars as pl
@@ -33,6 +34,10 @@ VALIDATION_RESULTS = Table(
 )
 
 
+#: Days committed at once by :func:`record_findings`.
+_WRITERS = 4
+
+
 def findings_frame(findings: Iterable[Finding]) -> pl.DataFrame:
     """Findings as rows of validation_results, with their ``date``."""
     rows = [
@@ -54,20 +59,42 @@ def findings_frame(findings: Iterable[Finding]) -> pl.DataFrame:
 
 
 def record_findings(warehouse_url: str, findings: Sequence[Finding], checks: Iterable[str]) -> int:
-    """Replace the rows of ``checks`` in each day's partition; returns days written."""
-    checks = set(checks)
+    """Replace the rows of ``checks`` in each day's partition; returns days written.
+
+    The days' earlier rows are read in one batch and each day is committed once with
+    the info its manifest had: a year's checks rewrite 365 partitions, and reading them
+    one by one (four manifest reads and a file per day) took 1.5-1.8 s of the 2.6 s
+    daily checks of a 0.01 year."""
+    checks = sorted(set(checks))
     frame = findings_frame(findings)
     days = sorted({f.day for f in findings})
-    for day in days:
-        kept = (
-            warehouse.read_partition(warehouse_url, VALIDATION_RESULTS, day).filter(
-                ~pl.col("check").is_in(sorted(checks))
-            )
-            if warehouse.has_partition(warehouse_url, VALIDATION_RESULTS, day)
-            else VALIDATION_RESULTS.empty()
+    if not days:
+        return 0
+    earlier, manifests = warehouse.read_snapshot(
+        warehouse_url, {VALIDATION_RESULTS: (days[0], days[-1])}
+    )
+    kept = earlier[VALIDATION_RESULTS.name].filter(
+        pl.col(DATE_COLUMN).is_in(days) & ~pl.col("check").is_in(checks)
+    )
+    kept_by_day = kept.partition_by(DATE_COLUMN, as_dict=True, include_key=False)
+    new_by_day = frame.partition_by(DATE_COLUMN, as_dict=True, include_key=False)
+
+    def commit(day: dt.date) -> None:
+        manifest = manifests.get(day)
+        kept_rows = kept_by_day.get((day,))
+        rows = new_by_day[(day,)]
+        warehouse.commit_day(
+            warehouse_url,
+            VALIDATION_RESULTS.name,
+            day,
+            {VALIDATION_RESULTS: rows if kept_rows is None else pl.concat([kept_rows, rows])},
+            info=dict(manifest.info) if manifest else {},
         )
-        new = frame.filter(pl.col(DATE_COLUMN) == day).drop(DATE_COLUMN)
-        warehouse.write_partition(warehouse_url, VALIDATION_RESULTS, day, pl.concat([kept, new]))
+
+    # Days are independent commits, mostly file writes that release the GIL.
+    with ThreadPoolExecutor(_WRITERS) as pool:
+        for _ in pool.map(commit, days):
+            pass
     return len(days)
 
 

@@ -57,6 +57,27 @@ def test_a_timestamp_outside_the_folder_day_is_quarantined(tmp_path):
     assert day.quarantine["ts"].to_list() == ["2022-02-28T23:59:59.000000Z"]
 
 
+def test_the_day_runs_from_its_first_microsecond_to_its_last(tmp_path):
+    midnight = at(0)
+    next_midnight = at(0, day=DAY + dt.timedelta(days=1))
+    last = next_midnight - dt.timedelta(microseconds=1)
+    write_raw(tmp_path, [call(1, ts=midnight), call(2, ts=last), call(3, ts=next_midnight)])
+    day = ingest_day(str(tmp_path), DAY)
+    assert day.valid["request_id"].to_list() == [1, 2]
+    assert day.valid["ts"].to_list() == [midnight, last]
+    assert day.quarantine["reason"].to_list() == ["ts_outside_day"]
+    assert day.quarantine["ts"].to_list() == ["2022-03-02T00:00:00.000000Z"]
+
+
+def test_a_timestamp_beyond_the_iso_years_is_quarantined_as_microseconds(tmp_path):
+    ten_am = (at(10) - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(microseconds=1)
+    year_0 = -62_135_596_800_000_001  # 1 us before 0001-01-01T00:00:00Z
+    write_raw(tmp_path, [call(1, ts=ten_am), call(2, ts=year_0)])
+    day = ingest_day(str(tmp_path), DAY)
+    assert day.valid["request_id"].to_list() == [1]
+    assert day.quarantine["ts"].to_list() == ["-62135596800000001 us since 1970-01-01"]
+
+
 def test_status_as_text_is_cast_and_the_uncastable_kept_verbatim(tmp_path):
     rows = [call(1, status="200"), call(2, status=" 429 "), call(3, status="n/a")]
     write_raw(tmp_path, rows, status=pa.string())

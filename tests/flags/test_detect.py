@@ -59,6 +59,13 @@ def test_one_day_of_flags_is_an_anomaly_flags_partition(contracts):
     partition = result.for_day(spike_day)
     assert partition.columns == ANOMALY_FLAGS.names
     assert partition["flag"].to_list() == ["volume_spike"]
+    # Every day of the range, flagged or not, is its rows of the whole result.
+    for i in range(60):
+        day = START + dt.timedelta(days=i)
+        expected = result.flags.filter(pl.col("date") == day).drop("date")
+        assert result.for_day(day).equals(expected)
+        assert result.for_day(day).schema == expected.schema
+    assert result.for_day(START - dt.timedelta(days=1)).height == 0
 
 
 def test_a_daily_run_with_the_history_needed_matches_the_backfill(contracts):

@@ -3,6 +3,7 @@ them), once when the published PDF of the same period already gives the right pa
 and the files are the same either way."""
 
 import datetime as dt
+import os
 import re
 from pathlib import Path
 
@@ -53,11 +54,11 @@ def large(tmp_path_factory):
 
 
 def _write(report, reports: Path | str, **kwargs) -> tuple[dict[str, bytes], int]:
-    """The files written (name -> bytes) and the Chromium processes it took."""
-    before = chromium.launched
+    """The files written (name -> bytes) and the prints it took."""
+    before = chromium.prints
     files = write_report(report, str(reports), **kwargs)
     return {name: storage.read_bytes(url) for name, url in files.files.items()}, (
-        chromium.launched - before
+        chromium.prints - before
     )
 
 
@@ -152,11 +153,56 @@ def test_a_blocking_check_that_fails_while_chromium_prints_keeps_the_published_s
 
 def test_the_blocking_checks_run_while_the_first_print_is_under_way(small, tmp_path):
     started = []
-    before = chromium.launched
+    before = chromium.prints
 
     _, prints = _write(
-        small, tmp_path / "reports", before_publish=lambda _: started.append(chromium.launched)
+        small, tmp_path / "reports", before_publish=lambda _: started.append(chromium.prints)
     )
 
     assert prints == 2
-    assert started == [before + 1]  # the first Chromium was started, the second not yet
+    assert started == [before + 1]  # the first print was started, the second not yet
+
+
+def test_a_chromium_started_before_the_report_prints_the_same_files(small, fresh, tmp_path):
+    with chromium.Printer() as early:
+        written, prints = _write(small, tmp_path / "reports", printer=early)
+
+    assert prints == 2  # no published PDF: the early Chromium's print, then the pages'
+    _assert_same_set(written, fresh[0])
+    early.wait_closed()
+    with pytest.raises(ChildProcessError):  # stopped and reaped: no process left behind
+        os.waitpid(early.pid, os.WNOHANG)
+
+
+def test_a_print_over_the_devtools_pipe_is_the_same_pdf_as_print_to_pdf(fresh, tmp_path):
+    html = tmp_path / "report.html"
+    html.write_bytes(fresh[0]["report.html"])
+    chromium.run_chromium(
+        [
+            f"--print-to-pdf={tmp_path / 'cli.pdf'}",
+            "--no-pdf-header-footer",
+            "--generate-pdf-document-outline",
+            "--run-all-compositor-stages-before-draw",
+            html.resolve().as_uri(),
+        ]
+    )
+    with chromium.Printer() as printer:
+        piped = printer.print_pdf(html)
+
+    assert _same_print(piped, (tmp_path / "cli.pdf").read_bytes())
+    assert _same_print(piped, fresh[0]["report.pdf"])
+
+
+def test_a_print_that_takes_too_long_stops_chromium_and_says_so(fresh, tmp_path):
+    html = tmp_path / "report.html"
+    html.write_bytes(fresh[0]["report.html"])
+    printer = chromium.Printer(timeout=0.001)
+
+    with pytest.raises(TimeoutError, match=r"no .* within 0 s \(pid \d+\)"):
+        printer.print_pdf(html)
+
+    printer.wait_closed()
+    with pytest.raises(ChildProcessError):
+        os.waitpid(printer.pid, os.WNOHANG)
+    with pytest.raises(RuntimeError, match="one print per process"):
+        printer.start(html)

@@ -162,3 +162,30 @@ def test_a_stream_connection_delivering_a_thousand_tweets_per_call_is_valid_usag
     clean.corrupt("partner_daily", day, lambda f: f.with_columns(items=pl.col("calls") * 1_130))
     reports = validate_daily_tables(clean.url, [day])
     assert "usage_daily_suite" not in failing(reports)
+
+
+def test_each_check_replaces_only_its_own_rows_of_a_day_and_keeps_the_days_commit_info(clean):
+    daily = validate_daily_tables(clean.url, clean.days)
+    flags = validate_flags(clean.url, clean.days, [*KNOWN, UNKNOWN_PARTNER])
+    record_findings(clean.url, [f for r in daily.values() for f in r.findings], daily)
+    record_findings(clean.url, [f for r in flags.values() for f in r.findings], flags)
+    day, others = clean.days[1], (clean.days[0], clean.days[2])
+    before = {d: warehouse.read_partition(clean.url, VALIDATION_RESULTS, d) for d in clean.days}
+    assert set(before[day]["check"]) == set(daily) | set(flags)
+    info = warehouse.day_manifest(clean.url, VALIDATION_RESULTS.name, day).info
+
+    # The daily checks again, on one day only: that day's daily rows are replaced (now
+    # after the flag rows), the flag rows and the other days stay as they were.
+    clean.corrupt("usage_daily", day, lambda f: pl.concat([f, f.head(1)]))
+    again = validate_daily_tables(clean.url, [day])
+    assert record_findings(clean.url, [f for r in again.values() for f in r.findings], again) == 1
+    after = warehouse.read_partition(clean.url, VALIDATION_RESULTS, day)
+    flag_rows = before[day].filter(pl.col("check").is_in(list(flags)))
+    assert after.head(flag_rows.height).equals(flag_rows)
+    assert after.height == before[day].height
+    assert "usage_daily_suite: expect_compound_columns_to_be_unique" in " ".join(
+        failed_days(clean.url, [day])[day]
+    )
+    assert warehouse.day_manifest(clean.url, VALIDATION_RESULTS.name, day).info == info
+    for other in others:
+        assert warehouse.read_partition(clean.url, VALIDATION_RESULTS, other).equals(before[other])

@@ -69,3 +69,46 @@ def test_a_warning_expectation_fails_without_failing_the_suite():
     result = run_suite(suite, pl.DataFrame({"calls": [5, 50]}))
     assert result.success
     assert result.failed()[0].severity == "warning"
+
+
+def test_a_suite_edited_under_the_same_name_is_judged_by_its_new_expectations():
+    # The worker keeps each suite it has added; an edited suite must replace it.
+    frame = pl.DataFrame({"calls": [5, 50]})
+    loose = {
+        "name": "tiny_edited",
+        "expectations": [
+            {
+                "type": "expect_column_values_to_be_between",
+                "kwargs": {"column": "calls", "max_value": 100},
+            }
+        ],
+    }
+    strict = {
+        "name": "tiny_edited",
+        "expectations": [
+            {
+                "type": "expect_column_values_to_be_between",
+                "kwargs": {"column": "calls", "max_value": 10},
+            }
+        ],
+    }
+    assert run_suite(loose, frame).success
+    assert not run_suite(strict, frame).success
+    assert run_suite(loose, frame).success
+
+
+def test_a_suite_kept_between_runs_takes_each_runs_parameters():
+    suite = {
+        "name": "tiny_parameters",
+        "expectations": [
+            {
+                "type": "expect_column_values_to_be_between",
+                "kwargs": {"column": "calls", "max_value": {"$PARAMETER": "most_calls"}},
+            }
+        ],
+    }
+    frame = pl.DataFrame({"calls": [5, 50]})
+    assert run_suite(suite, frame, parameters={"most_calls": 100}).success
+    failed = run_suite(suite, frame, parameters={"most_calls": 10})
+    assert [o.unexpected_count for o in failed.failed()] == [1]
+    assert run_suite(suite, frame, parameters={"most_calls": 100}).success
