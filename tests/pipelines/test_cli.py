@@ -17,11 +17,20 @@ from tests.services import free_port
 ONE_WEEK = ["--start", "2022-03-01", "--end", "2022-03-07"]
 
 
+@pytest.fixture(autouse=True)
+def no_dagster_home(monkeypatch):
+    """No DAGSTER_HOME from outside, and none left behind: a CLI run in this process
+    points it at its instance, as Dagster needs, and a later test's servers (which
+    inherit the environment) must not open this one's."""
+    monkeypatch.setenv("DAGSTER_HOME", "")  # recorded, so the teardown restores it
+    monkeypatch.delenv("DAGSTER_HOME")
+
+
 @pytest.fixture
 def workdir(tmp_path, monkeypatch):
-    """An empty working directory, and no CALLAUDIT_* or DAGSTER_HOME from outside."""
+    """An empty working directory, and no CALLAUDIT_* from outside."""
     for name in list(os.environ):
-        if name.startswith("CALLAUDIT_") or name == "DAGSTER_HOME":
+        if name.startswith("CALLAUDIT_"):
             monkeypatch.delenv(name)
     folder = tmp_path / "work"
     folder.mkdir()
