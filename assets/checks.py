@@ -29,10 +29,10 @@ from callaudit.schema import (
 )
 from callaudit.validation import (
     CheckReport,
+    daily_tables_checked,
     record_findings,
     summary_checks,
     table_checks,
-    validate_daily_tables,
     validate_flags,
     validate_summary,
 )
@@ -227,7 +227,8 @@ def daily_table_checks(context: dg.AssetCheckExecutionContext, audit: AuditResou
     days = run_days(context)
     warehouse_url = audit.settings().warehouse
     with phase("checks", f"daily tables of {len(days)} days", enabled=audit.progress):
-        reports = validate_daily_tables(warehouse_url, days)
+        # validated as the days were committed (start_daily_tables), when still theirs
+        reports = daily_tables_checked(warehouse_url, days)
         yield from _publish(context, warehouse_url, reports)
 
 

@@ -13,8 +13,10 @@ observed (and, for days with files, reported materialised by the log shipper) fo
 every day it read, even with the sensor stopped.
 """
 
+import contextlib
 import datetime as dt
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 
 import dagster as dg
 from dagster._core.definitions.external_asset import create_external_asset_from_source_asset
@@ -159,6 +161,13 @@ def raw_day_observation(day: dt.date, seen: DayFiles | None) -> dg.AssetObservat
     )
 
 
+def _events_batched(instance: dg.DagsterInstance) -> AbstractContextManager:
+    """Events logged inside stored as one batch when the block ends, where the instance's
+    storage can (callaudit's instance template, pipelines/instance_storage.py, whose
+    ``events_batched`` this is); one by one, as Dagster does, elsewhere (Postgres)."""
+    return getattr(instance.event_log_storage, "events_batched", contextlib.nullcontext)()
+
+
 def record_days_read(
     context: dg.AssetExecutionContext,
     archive: str,
@@ -174,23 +183,25 @@ def record_days_read(
     "0% filled" however many days were read; a data gap (no file) stays unfilled.
     Dagster reads the inputs' data versions when the step starts; they are read again
     after these observations, or every table the run writes would look stale against
-    the version it was computed from."""
+    the version it was computed from. The days' events are stored together, after the
+    loop: one by one they took 1.0-1.4 s of CPU for a 0.01 year, in one batch 0.2-0.3 s."""
     for observation in inputs:
         context.log_event(observation)
         _report_file_in_force(context, observation)
     scanned = scan_days(archive)
-    for day in days:
-        seen = scanned.get(day)
-        context.log_event(raw_day_observation(day, seen))
-        if seen is not None and seen.files:
-            context.log_event(
-                dg.AssetMaterialization(
-                    asset_key=RAW_CALL_LOGS,
-                    partition=day.isoformat(),
-                    description="day folder present, read by this run",
-                    metadata={"files": seen.files, "bytes": seen.bytes},
+    with _events_batched(context.instance):
+        for day in days:
+            seen = scanned.get(day)
+            context.log_event(raw_day_observation(day, seen))
+            if seen is not None and seen.files:
+                context.log_event(
+                    dg.AssetMaterialization(
+                        asset_key=RAW_CALL_LOGS,
+                        partition=day.isoformat(),
+                        description="day folder present, read by this run",
+                        metadata={"files": seen.files, "bytes": seen.bytes},
+                    )
                 )
-            )
     step = context.op_execution_context.get_step_execution_context()
     step.wipe_input_asset_version_info(RAW_CALL_LOGS)
     if any(o.asset_key == PARTNER_CONTRACTS for o in inputs):

@@ -9,7 +9,13 @@ as its own partition files, two days at a time.
 import dagster as dg
 
 from callaudit.archive_scan import OddFolderError, check_folders
-from callaudit.assets.metadata import OWNERS, markdown_table, run_level, table_metadata
+from callaudit.assets.metadata import (
+    OWNERS,
+    add_partition_metadata,
+    markdown_table,
+    run_level,
+    table_metadata,
+)
 from callaudit.assets.partitions import GraphPartitions
 from callaudit.assets.raw import (
     PARTNER_CONTRACTS,
@@ -33,6 +39,7 @@ from callaudit.schema import (
     USAGE_DAILY,
     Table,
 )
+from callaudit.validation import start_daily_tables
 from callaudit.validation.runner import warm_up
 
 #: UI group of each table written from one pass over a day's raw files.
@@ -256,12 +263,16 @@ def _materialize_days(
                 "failed_days": dg.MetadataValue.text(", ".join(str(f.day) for f in failures))
             },
         )
+    start_daily_tables(settings.warehouse, days)  # their checks, in the worker, from now
     metadata = _range_metadata(results)
-    for result in results:  # each partition gets its day's figures over the run's totals
-        for table, values in _day_metadata(result).items():
-            context.add_asset_metadata(
-                values, asset_key=table, partition_key=result.day.isoformat()
-            )
+    add_partition_metadata(  # each partition gets its day's figures over the run's totals
+        context,
+        {
+            (table, result.day.isoformat()): values
+            for result in results
+            for table, values in _day_metadata(result).items()
+        },
+    )
     # Dagster writes one event per partition of each table as these are yielded.
     events = f"recording {len(specs)} tables x {len(days)} days in the instance"
     with phase("events", events, enabled=audit.progress):

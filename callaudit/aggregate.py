@@ -19,7 +19,7 @@ import polars as pl
 
 from callaudit.contracts import RestrictedNetwork
 from callaudit.networks import LABEL, label_addresses
-from callaudit.schema import NETWORK_DAILY, PARTNER_DAILY, USAGE_DAILY
+from callaudit.schema import NETWORK_DAILY, PARTNER_DAILY, USAGE_DAILY, Table
 
 _MICROS_PER_MINUTE = 60_000_000
 _INT64 = (-(2**63), 2**63 - 1)
@@ -41,10 +41,8 @@ class DailyAggregates:
 
 def _largest(valid: pl.DataFrame) -> int:
     """The largest magnitude in a summed column (0 for no rows)."""
-    bounds = valid.select(
-        *(pl.col(c).max().alias(f"max_{c}") for c in SUMMED),
-        *(pl.col(c).min().alias(f"min_{c}") for c in SUMMED),
-    ).row(0)
+    # Series reductions, not a select: no query to plan (0.02 thread-ms against 0.3).
+    bounds = [bound for c in SUMMED for bound in (valid[c].max(), valid[c].min())]
     return max((abs(int(b)) for b in bounds if b is not None), default=0)
 
 
@@ -100,11 +98,11 @@ def _marked_calls(
     the restricted addresses among them (None without networks)."""
     ip_type = valid.schema["client_ip"]
     labels = None
+    restricted_ips = pl.Series("client_ip", [], dtype=ip_type)
     if networks:
-        labels = label_addresses(valid["client_ip"].unique(), networks).with_columns(
-            pl.col("client_ip").cast(ip_type)
-        )
-    restricted_ips = labels["client_ip"] if labels is not None else pl.Series([], dtype=ip_type)
+        found = label_addresses(valid["client_ip"], networks)
+        restricted_ips = found["client_ip"].cast(ip_type)  # a Series cast: no query
+        labels = pl.DataFrame([restricted_ips, found[LABEL]])
     calls = valid.lazy().with_columns(
         pl.col("client_ip").is_in(restricted_ips.implode()).alias("_restricted"),
     )
@@ -127,6 +125,15 @@ def _usage_sums(sum_type: pl.DataType) -> list[pl.Expr]:
 
 def _minute() -> pl.Expr:
     return (pl.col("ts").dt.epoch("us") // _MICROS_PER_MINUTE).alias("_minute")
+
+
+#: The tables ``aggregate_day`` makes, in the order it makes them.
+_TABLES = (USAGE_DAILY, PARTNER_DAILY, NETWORK_DAILY)
+
+
+def _conform_plan(table: Table, plan: pl.LazyFrame) -> pl.LazyFrame:
+    """``table.conform`` as a step of the plan."""
+    return plan.select([pl.col(c.name).cast(c.dtype) for c in table.columns])
 
 
 def aggregate_day(valid: pl.DataFrame, networks: Sequence[RestrictedNetwork]) -> DailyAggregates:
@@ -196,7 +203,10 @@ def aggregate_day(valid: pl.DataFrame, networks: Sequence[RestrictedNetwork]) ->
     # already in memory, aggregate_day took 10.5-11.8 thread-ms a small day with the
     # streaming engine against 8.0-9.0 (a full-size day: 491-501 against 432-493), with
     # equal tables.
-    usage_df, partner_df, network_df = pl.collect_all([usage, partner, network], engine="in-memory")
+    plans = [usage, partner, network]
+    if not wide:  # conformed in the same call: three selects after it cost ~0.8 thread-ms
+        plans = [_conform_plan(t, plan) for t, plan in zip(_TABLES, plans, strict=True)]
+    usage_df, partner_df, network_df = pl.collect_all(plans, engine="in-memory")
     return _checked(usage_df, partner_df, network_df, wide=wide)
 
 
@@ -211,9 +221,9 @@ def _checked(
         _refuse_wrapped(PARTNER_DAILY.name, partner, PARTNER_DAILY.grain, SUMMED, usage)
         _refuse_wrapped(NETWORK_DAILY.name, network, NETWORK_DAILY.grain, ("items",))
     return DailyAggregates(
-        usage_daily=USAGE_DAILY.conform(usage),
-        partner_daily=PARTNER_DAILY.conform(partner),
-        network_daily=NETWORK_DAILY.conform(network),
+        usage_daily=USAGE_DAILY.conformed(usage),
+        partner_daily=PARTNER_DAILY.conformed(partner),
+        network_daily=NETWORK_DAILY.conformed(network),
     )
 
 

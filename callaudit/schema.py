@@ -97,6 +97,14 @@ class Table:
             [pl.col(c.name).cast(c.dtype) for c in self.columns],
         )
 
+    def conformed(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """``conform(frame)``, skipped when the frame already has exactly this table's
+        columns, order and types: a ``select`` for nothing costs 0.1-0.3 thread-ms, a
+        comparison of the schemas 0.01."""
+        if list(frame.schema.items()) == list(self.schema.items()):
+            return frame
+        return self.conform(frame)
+
     def empty(self) -> pl.DataFrame:
         return pl.DataFrame(schema=self.schema)
 

@@ -141,7 +141,13 @@ SETTINGS: tuple[Setting, ...] = (
         "`1`: a day with no raw data fails its run and the report instead of being a data gap",
         _flag,
     ),
-    Setting("workers", "CALLAUDIT_WORKERS", "2", "days processed at once", _positive_int),
+    Setting(
+        "workers",
+        "CALLAUDIT_WORKERS",
+        "2",
+        "days processed at once; days of up to 250,000 raw rows count as half a day",
+        _positive_int,
+    ),
     Setting(
         "day_slice_rows",
         "CALLAUDIT_DAY_SLICE_ROWS",

@@ -15,7 +15,9 @@ checkpoint, which the run's own records survive (the warehouse's day commits are
 separate files, written atomically). A step's asset events (a ranged run's
 materializations, one per partition, and the run's planned events) are stored in batches:
 Dagster hands them over together when ``DAGSTER_EVENT_BATCH_SIZE`` is set, which this
-storage sets, and each batch is one transaction per shard instead of two per event.
+storage sets, and each batch is one transaction per shard instead of two per event. Asset
+events a step logs itself (``context.log_event``: a ranged run's raw days, two a day) can
+be held and stored the same way (``events_batched``).
 Instances created before this storage keep working:
 it reads and writes the same layout, and their ``dagster.yaml`` keeps Dagster's default.
 """
@@ -75,6 +77,8 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
         # The index connection of the batch this thread is storing: Dagster's asset check
         # writes open their own index connection, which inside a batch must be the batch's.
         self._batch = threading.local()
+        # The asset events this thread holds back inside ``events_batched``.
+        self._held = threading.local()
         self._tables_present: set[str] = set()
         self._asset_key_columns_present: set[str] = set()
         # Dagster stores a step's asset events one by one unless this is set (it is read at
@@ -170,8 +174,51 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
         super().register_instance(instance)
 
     def store_event(self, event: EventLogEntry) -> None:
+        held = getattr(self._held, "events", None)
+        if held is not None:
+            if event.is_dagster_event and event.dagster_event_type in ASSET_EVENTS:
+                held.append(event)
+                if len(held) >= _event_batch_size():
+                    self._store_held(held)
+                return
+            self._store_held(held)  # what came first is stored first
         super().store_event(event)
         self._touch(event.run_id)
+
+    @contextmanager
+    def events_batched(self) -> Iterator[None]:
+        """Hold back the asset events this thread stores inside the block, and store them
+        as one batch (``store_event_batch``) when it ends, before any other event of the
+        thread: for a step that logs many asset events itself (``context.log_event``), each
+        of which Dagster stores on its own, two commits each. A 0.01 year's 730 raw-day
+        observations and materializations (callaudit.assets.raw) took 1.0-1.4 s of CPU
+        that way, 0.2-0.3 s held and stored in one batch (2026-11-29, busy machine).
+        What is stored is the same; inside the block, reads of this storage do not see the
+        held events yet. At most ``DAGSTER_EVENT_BATCH_SIZE`` events are held, as Dagster's
+        batches; with it set to 0 (Dagster's batching off) nothing is held."""
+        if getattr(self._held, "events", None) is not None or _event_batch_size() <= 0:
+            yield  # an outer block stores them, or batching is off
+            return
+        self._held.events = held = []
+        try:
+            yield
+        finally:
+            self._held.events = None
+            self._store_held(held)
+
+    def _store_held(self, held: list[EventLogEntry]) -> None:
+        events = list(held)
+        held.clear()
+        if not events:
+            return
+        try:
+            self.store_event_batch(events)
+        except Exception:
+            # As Dagster does when a batch fails: a failed batch leaves nothing behind
+            # (store_event_batch), so each event is stored once, one by one.
+            for event in events:
+                super().store_event(event)
+                self._touch(event.run_id)
 
     def _touch(self, run_id: str | None) -> None:
         # Dagster's UI follows a live run by watching its shard file for changes, which
@@ -211,35 +258,39 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
                     with index_engine.connect() as index_conn, index_conn.begin():
                         self._batch.index = index_conn
                         try:
-                            asset_events = [
-                                self._mirror_in_index(index_conn, event, row)
-                                for event, row in mirrored
-                            ]
+                            asset_events = self._mirror_in_index(index_conn, mirrored)
                             self._store_asset_events(index_conn, asset_events)
                         finally:
                             self._batch.index = None
 
     def _mirror_in_index(
-        self, conn: Connection, event: EventLogEntry, row: dict
-    ) -> tuple[EventLogEntry, int] | None:
-        """What ``SqliteEventLogStorage.store_event`` writes into the index shard, but the
-        asset's row: an asset event and its index id, for ``_store_asset_events``."""
-        insert_event_statement = SqlEventLogStorageTable.insert()  # compiled once, cached
-        event_type = event.dagster_event_type
-        stored = None
-        if event_type in ASSET_EVENTS:
-            event_id = conn.execute(insert_event_statement, row).inserted_primary_key[0]
-            if event_id is None:
-                raise DagsterInvariantViolationError(
-                    "Cannot store asset event tags for null event id."
-                )
-            self._store_asset_event_tags(conn, [event], [event_id])
-            stored = (event, event_id)
-        if event_type in ASSET_CHECK_EVENTS:
-            event_id = conn.execute(insert_event_statement, row).inserted_primary_key[0]
-            self.store_asset_check_event(event, event_id)  # on conn, by index_connection()
-        if event_type in EVENT_TYPE_TO_PIPELINE_RUN_STATUS:
-            conn.execute(insert_event_statement, row)
+        self, conn: Connection, mirrored: Sequence[tuple[EventLogEntry, dict]]
+    ) -> list[tuple[EventLogEntry, int] | None]:
+        """What ``SqliteEventLogStorage.store_event`` writes into the index shard for each
+        event, but the asset's row: each asset event with its index id, for
+        ``_store_asset_events``. The events' rows go in as one statement (executemany), not
+        one execution each; their ids are then the table's last ones, in order: this
+        transaction holds SQLite's write lock from its first insert on, and a new row's id
+        is above every id before it. The tags and check rows follow in the events' order.
+        A 0.01 year's batches took 1.5-1.6 s of CPU with an execution per event, 1.2-1.3 s
+        this way, the raw days' batch included (2026-11-29)."""
+        if not mirrored:
+            return []
+        conn.execute(SqlEventLogStorageTable.insert(), [row for _, row in mirrored])
+        id_column = SqlEventLogStorageTable.c.id
+        newest = conn.execute(db.select(id_column).order_by(id_column.desc()).limit(len(mirrored)))
+        ids = sorted(event_id for (event_id,) in newest)
+        if len(ids) != len(mirrored):
+            raise DagsterInvariantViolationError("Cannot store asset event tags for null event id.")
+        stored: list[tuple[EventLogEntry, int] | None] = [
+            (event, event_id) if event.dagster_event_type in ASSET_EVENTS else None
+            for (event, _), event_id in zip(mirrored, ids, strict=True)
+        ]
+        assets = [pair for pair in stored if pair is not None]
+        self._store_asset_event_tags(conn, [e for e, _ in assets], [i for _, i in assets])
+        for (event, _), event_id in zip(mirrored, ids, strict=True):
+            if event.dagster_event_type in ASSET_CHECK_EVENTS:
+                self.store_asset_check_event(event, event_id)  # on conn, by index_connection()
         return stored
 
     def _store_asset_events(
@@ -281,8 +332,12 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
     def _store_asset_check_evaluation_planned(
         self, event: EventLogEntry, event_id: int | None
     ) -> None:
-        # Dagster's, with the event serialised once instead of once per partition: a ranged
-        # run plans each partitioned check for each of its days (365 rows for a year).
+        # Dagster's, with the event serialised once instead of once per partition, and the
+        # rows handed to the driver as parameter sets of one statement (executemany) rather
+        # than compiled into one statement with a VALUES clause per row: a ranged run plans
+        # each partitioned check for each of its days (365 rows for a year), and compiling
+        # that statement, never cached, made a year's run creation 0.87-0.96 s of CPU
+        # instead of 0.49-0.54 s (12 checks, 2026-11-29). Same rows, same order.
         planned = event.get_dagster_event().event_specific_data
         partition_keys = (
             planned.partitions_subset.get_partition_keys()  # ty: ignore[possibly-missing-attribute]
@@ -292,21 +347,20 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
         evaluation_event = serialize_value(event)
         with self.index_connection() as conn:
             conn.execute(
-                AssetCheckExecutionsTable.insert().values(
-                    [
-                        dict(
-                            asset_key=planned.asset_key.to_string(),  # ty: ignore[possibly-missing-attribute]
-                            check_name=planned.check_name,  # ty: ignore[possibly-missing-attribute]
-                            partition=partition_key,
-                            run_id=event.run_id,
-                            execution_status=AssetCheckExecutionRecordStatus.PLANNED.value,
-                            evaluation_event=evaluation_event,
-                            evaluation_event_timestamp=self._event_insert_timestamp(event),
-                            evaluation_event_storage_id=event_id,
-                        )
-                        for partition_key in partition_keys
-                    ]
-                )
+                AssetCheckExecutionsTable.insert(),
+                [
+                    dict(
+                        asset_key=planned.asset_key.to_string(),  # ty: ignore[possibly-missing-attribute]
+                        check_name=planned.check_name,  # ty: ignore[possibly-missing-attribute]
+                        partition=partition_key,
+                        run_id=event.run_id,
+                        execution_status=AssetCheckExecutionRecordStatus.PLANNED.value,
+                        evaluation_event=evaluation_event,
+                        evaluation_event_timestamp=self._event_insert_timestamp(event),
+                        evaluation_event_storage_id=event_id,
+                    )
+                    for partition_key in partition_keys
+                ],
             )
 
     def wipe(self) -> None:
@@ -318,6 +372,11 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
     def dispose(self) -> None:
         self._dispose_engines()
         super().dispose()
+
+
+def _event_batch_size() -> int:
+    """Dagster's batch size, as it reads it (set by this storage unless given)."""
+    return int(os.getenv("DAGSTER_EVENT_BATCH_SIZE", "0"))
 
 
 def _last_setting_each_column(

@@ -140,6 +140,15 @@ PRINT_TO_PDF = {
     "generateDocumentOutline": True,
 }
 
+#: The same print untagged (no structure tree for screen readers): the same pages and
+#: page destinations, for a print that only finds on which page each part lands and is
+#: never published. A 0.01 year's report (55 pages): 0.81 s instead of 1.23-1.40 s
+#: tagged, 425 KB instead of 2.5 MB (2026-11-29).
+FIND_PAGES = {**PRINT_TO_PDF, "generateTaggedPDF": False}
+
+#: Prints started untagged (FIND_PAGES) by this process, of ``prints``.
+untagged_prints = 0
+
 
 def _high(fd: int) -> int:
     """``fd`` moved to a number of 10 or more, so placing the pair on fds 3 and 4 cannot
@@ -205,15 +214,19 @@ class Printer:
         self._result: bytes | BaseException | None = None
         self._reaper: threading.Thread | None = None
 
-    def start(self, html_path: Path) -> None:
-        """Start printing ``html_path``; :meth:`finish` returns the PDF."""
-        global prints
+    def start(self, html_path: Path, *, tagged: bool = True) -> None:
+        """Start printing ``html_path``; :meth:`finish` returns the PDF. ``tagged=False``
+        prints it without the structure tree (:data:`FIND_PAGES`): quicker, for a print
+        that only finds the pages."""
+        global prints, untagged_prints
         if self._session is not None or self._job is not None:
             raise RuntimeError("this Chromium has printed already: one print per process")
         self._session = ""  # taken
         prints += 1
+        untagged_prints += not tagged
         url = html_path.resolve().as_uri()
-        self._job = threading.Thread(target=self._print, args=(url,), daemon=True)
+        params = PRINT_TO_PDF if tagged else FIND_PAGES
+        self._job = threading.Thread(target=self._print, args=(url, params), daemon=True)
         self._job.start()
 
     def finish(self) -> bytes:
@@ -227,9 +240,9 @@ class Printer:
             raise result
         return result
 
-    def print_pdf(self, html_path: Path) -> bytes:
+    def print_pdf(self, html_path: Path, *, tagged: bool = True) -> bytes:
         """Print ``html_path`` and wait for the PDF."""
-        self.start(html_path)
+        self.start(html_path, tagged=tagged)
         return self.finish()
 
     def close(self) -> None:
@@ -262,7 +275,7 @@ class Printer:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _print(self, url: str) -> None:
+    def _print(self, url: str, params: dict) -> None:
         try:
             deadline = time.monotonic() + self.timeout
             target = self._call("Target.createTarget", {"url": "about:blank"}, deadline)
@@ -278,7 +291,7 @@ class Printer:
             # Events before the navigation's reply belong to the page before it.
             self._call("Page.navigate", {"url": url}, deadline)
             self._wait_for("Page.loadEventFired", deadline)
-            printed = self._call("Page.printToPDF", PRINT_TO_PDF, deadline)
+            printed = self._call("Page.printToPDF", params, deadline)
             self._result = base64.b64decode(printed["data"])
         except BaseException as exc:  # handed to finish()
             self._result = exc

@@ -15,7 +15,7 @@ contents give the page of each part (``page_numbers``, filled in by ``write``).
 
 import datetime as dt
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from html import escape
 
 import polars as pl
@@ -930,12 +930,17 @@ def _provenance(report: Report) -> str:
 def render_html(report: Report, *, page_numbers: Mapping[str, int] | None = None) -> str:
     """The whole report as one HTML document; ``page_numbers`` (anchor -> page of the
     printed PDF) fill in the contents when printing."""
-    body = "".join(
+    return paged_html(report)(page_numbers or {})
+
+
+def paged_html(report: Report) -> Callable[[Mapping[str, int]], str]:
+    """The report's HTML as a function of its contents' page numbers (anchor -> page),
+    the only part that depends on them: the rest is rendered once, here, so the HTML of
+    a second print (with the numbers the first found) takes no time while the report
+    waits for it (0.5-0.8 s of a 0.01 year's first report)."""
+    before = _heading(report) + _findings(report) + _quiet_table(report)
+    after = "".join(
         [
-            _heading(report),
-            _findings(report),
-            _quiet_table(report),
-            _contents(report, page_numbers or {}),
             _platform(report),
             _reviews(report),
             *(_partner(report, p) for p in report.with_findings),
@@ -947,11 +952,13 @@ def render_html(report: Report, *, page_numbers: Mapping[str, int] | None = None
     )
     footer = title(report).replace("\\", "\\\\").replace('"', '\\"')
     css = CSS.replace("__FOOTER__", footer)
-    return (
+    head = (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
         "style-src 'unsafe-inline'; img-src data:\">"
         f"<title>{_e(title(report))}</title><style>{css}</style></head>"
-        f"<body>{body}</body></html>\n"
+        f"<body>{before}"
     )
+    tail = f"{after}</body></html>\n"
+    return lambda page_numbers: head + _contents(report, page_numbers) + tail

@@ -20,6 +20,10 @@ was killed, SIGKILL included) or its socket closes, and is terminated at the par
 normal exit. A worker that died is replaced once; when none can be started (no
 interpreter, no process may be created...) the function runs in this process, as
 before, and a log line says why; CALLAUDIT_VALIDATION_WORKER=0 asks for that.
+
+:func:`submit` sends a request without waiting (a run's daily checks, started as soon as
+its days are committed, while the main process records its events): the worker still
+answers one request at a time, in order, so a later :func:`call` first reads that reply.
 """
 
 import atexit
@@ -48,6 +52,8 @@ PARENT_POLL_SECONDS = 0.2
 
 _LOCK = threading.RLock()  # one request at a time on the pipe; guards the state below
 _worker: tuple[subprocess.Popen, Connection] | None = None
+_pending: "Pending | None" = None  # a submitted request whose reply is still unread
+_in_worker = False  # true in the worker itself: its calls run where they are
 _unavailable = ""  # why no worker can be used in this process (then: in-process)
 _exit_registered = False
 
@@ -64,6 +70,8 @@ def _serve(conn: Connection, parent: int) -> None:
     ``(False, exception)`` sent back."""
     # Ctrl-C in a terminal reaches the whole process group: the parent decides.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    global _in_worker
+    _in_worker = True  # a function sent here that validates must not start a worker
     threading.Thread(
         target=_watch_parent, args=(parent,), name="callaudit-parent-watch", daemon=True
     ).start()
@@ -152,6 +160,8 @@ def _give_up(reason: str) -> None:
 
 def _discard() -> None:
     global _worker
+    if _pending is not None:
+        _pending._lose(f"worker pid {_worker[0].pid if _worker else '?'} was stopped")
     if _worker is None:
         return
     process, conn = _worker
@@ -170,7 +180,10 @@ def call(function: Callable[..., T], *args: Any, load: Callable[[], Any]) -> T:
     """``function(*args)`` in the worker (started with ``load`` if need be): its result,
     or its exception raised here. A worker that died is replaced once; after that, or
     when none can start, it runs in this process."""
+    if _in_worker:
+        return function(*args)
     with _LOCK:
+        _settle()
         for attempt in (1, 2):
             worker = _running(load)
             if worker is None:
@@ -191,6 +204,78 @@ def call(function: Callable[..., T], *args: Any, load: Callable[[], Any]) -> T:
                 return value
             raise value
         return function(*args)
+
+
+class WorkerLost(RuntimeError):
+    """A submitted request got no reply: its worker died or was stopped. Nothing was
+    computed; the caller computes it again."""
+
+
+class Pending:
+    """A request sent to the worker with :func:`submit`, answered in order: its reply is
+    read by :meth:`result`, or by the next request, which waits for it first."""
+
+    def __init__(self) -> None:
+        self._reply: tuple[bool, Any] | None = None
+        self._lost = ""
+
+    def _lose(self, why: str) -> None:
+        global _pending
+        self._lost = why
+        if _pending is self:
+            _pending = None
+
+    def result(self) -> Any:
+        """The function's result (waiting for it), or its exception raised here;
+        :class:`WorkerLost` when no reply will come."""
+        with _LOCK:
+            _settle()
+        if self._lost:
+            raise WorkerLost(self._lost)
+        assert self._reply is not None  # settled: a reply or a loss
+        ok, value = self._reply
+        if ok:
+            return value
+        raise value
+
+
+def _settle() -> None:
+    """Read the reply of the pending request, if any (lock held)."""
+    global _pending
+    pending = _pending
+    if pending is None:
+        return
+    _pending = None
+    assert _worker is not None  # a request pending has its worker (_discard loses it)
+    process, conn = _worker
+    try:
+        pending._reply = conn.recv()
+    except (EOFError, OSError):  # died before or while answering
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=5)
+        pending._lose(f"worker pid {process.pid} died (exit code {process.returncode})")
+        _discard()
+
+
+def submit(function: Callable[..., Any], *args: Any, load: Callable[[], Any]) -> Pending | None:
+    """Send ``function(*args)`` to the worker (started with ``load`` if need be) and
+    return at once: the worker computes it while this process goes on. None when no
+    worker runs it (validation in process, or called in the worker itself): the caller
+    computes it when it needs it. A later :func:`call` waits for this reply first."""
+    global _pending
+    if _in_worker:
+        return None
+    with _LOCK:
+        _settle()
+        worker = _running(load)
+        if worker is None:
+            return None
+        try:
+            worker[1].send((function, args))
+        except OSError:  # died: the next call replaces it
+            return None
+        _pending = Pending()
+        return _pending
 
 
 def shutdown() -> None:

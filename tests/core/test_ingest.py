@@ -161,3 +161,36 @@ def test_a_day_without_files_is_empty_not_an_error(tmp_path):
     assert day.valid.is_empty()
     assert day.stats["files"] == 0
     assert day.stats["rows_read"] == 0
+
+
+def test_a_re_delivery_conflicts_when_any_field_differs_from_the_kept_copy(tmp_path):
+    # 1: the same call three times, a null field equal to a null; 2: the second copy
+    # equals the first, the third does not; 3: a null where the kept copy has a value;
+    # 4: delivered once.
+    write_raw(
+        tmp_path,
+        [call(1, client_ip=None), call(2), call(3), call(4)],
+        name="part-0.parquet",
+    )
+    write_raw(
+        tmp_path,
+        [call(1, client_ip=None), call(2), call(3, latency_ms=None)],
+        name="part-1.parquet",
+    )
+    write_raw(tmp_path, [call(1, client_ip=None), call(2, status=500)], name="part-2.parquet")
+    day = ingest_day(str(tmp_path), DAY)
+    assert day.stats["conflicting_duplicates"] == 2  # request ids 2 and 3
+    assert day.stats["duplicates"] == 5
+    kept = day.valid.sort("request_id")
+    assert kept["status"].to_list() == [200, 200, 200, 200]  # the first copies
+    assert kept["latency_ms"].to_list() == [120, 120, 120, 120]
+
+
+def test_a_key_of_whitespace_is_missing_but_one_of_python_only_separators_is_a_key(tmp_path):
+    # U+001C is whitespace to Python's str.strip, not to Polars: a key like any other
+    write_raw(tmp_path, [call(1, app_id=" \u3000\t"), call(2, endpoint="\x1c"), call(3)])
+    day = ingest_day(str(tmp_path), DAY)
+    assert day.valid["request_id"].to_list() == [2, 3]
+    assert day.quarantine.select("request_id", "reason", "detail").rows() == [
+        ("1", "null_key", "empty app_id")
+    ]

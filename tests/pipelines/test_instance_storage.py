@@ -11,7 +11,11 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from dagster._core.events import DagsterEventBatchMetadata, generate_event_batch_id
+from dagster._core.events import (
+    ASSET_EVENTS,
+    DagsterEventBatchMetadata,
+    generate_event_batch_id,
+)
 from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.event_log import SqliteEventLogStorage
 from dagster._core.storage.tags import (
@@ -339,6 +343,65 @@ def test_a_batch_stores_row_for_row_what_dagster_stores_event_by_event(tmp_path,
         expected = _tables(tmp_path / "one_by_one" / f"{shard}.db")
         assert _tables(tmp_path / "batched" / f"{shard}.db") == expected
     assert len(expected["event_logs"]) == len(events) + 1  # and its header
+
+
+def test_asset_events_held_in_a_block_are_stored_at_its_end_as_dagster_stores_them(
+    tmp_path, monkeypatch
+):
+    """A step that logs many asset events itself (a ranged run's raw days) holds them in
+    ``events_batched``: a run's events stored one by one inside the block leave, row for
+    row, what Dagster's own storage leaves; an asset event waits for the block's end, and
+    any other event (a log line, the run's status) first stores what is held."""
+    events = _default_run_events(tmp_path, monkeypatch)
+    monkeypatch.setenv("DAGSTER_EVENT_BATCH_SIZE", str(EVENT_BATCH_SIZE))
+    run_id = events[0].run_id
+    first_asset = next(
+        i
+        for i, e in enumerate(events)
+        if e.is_dagster_event and e.dagster_event_type in ASSET_EVENTS
+    )
+    # Other events come between asset events: each must first store what is held.
+    assert any(
+        not (e.is_dagster_event and e.dagster_event_type in ASSET_EVENTS)
+        for e in events[first_asset + 1 : -1]
+    )
+
+    one_by_one = SqliteEventLogStorage(str(tmp_path / "one_by_one"))
+    batched = PooledSqliteEventLogStorage(str(tmp_path / "batched"))
+    for event in events:
+        one_by_one.store_event(event)
+    with batched.events_batched():
+        for event in events[: first_asset + 1]:
+            batched.store_event(event)
+        held_back = len(batched.get_records_for_run(run_id).records)
+        for event in events[first_asset + 1 :]:
+            batched.store_event(event)
+    batched.dispose()
+    one_by_one.dispose()
+
+    assert held_back == first_asset  # the asset event is held, what came before is stored
+    for shard in ("index", run_id):
+        expected = _tables(tmp_path / "one_by_one" / f"{shard}.db")
+        assert _tables(tmp_path / "batched" / f"{shard}.db") == expected
+    assert len(expected["event_logs"]) == len(events) + 1  # and its header
+
+
+def test_nothing_is_held_with_dagsters_batching_turned_off(tmp_path, monkeypatch):
+    """DAGSTER_EVENT_BATCH_SIZE=0 turns Dagster's batches off, and these with them."""
+    (event,) = [
+        e
+        for e in _default_run_events(tmp_path, monkeypatch)
+        if e.dagster_event_type == dg.DagsterEventType.ASSET_MATERIALIZATION
+        and e.dagster_event.partition == "2022-01-01"
+        and e.dagster_event.asset_key == dg.AssetKey("day_table")
+    ]
+    monkeypatch.setenv("DAGSTER_EVENT_BATCH_SIZE", "0")
+    storage = PooledSqliteEventLogStorage(str(tmp_path / "unbatched"))
+    with storage.events_batched():
+        storage.store_event(event)
+        stored = storage.get_records_for_run(event.run_id).records
+    storage.dispose()
+    assert [r.event_log_entry.dagster_event.partition for r in stored] == ["2022-01-01"]
 
 
 def test_a_batch_that_fails_is_stored_again_event_by_event_each_event_once(

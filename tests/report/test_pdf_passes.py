@@ -14,7 +14,8 @@ from callaudit.report import chromium, gather_year, write_report
 from callaudit.report.build import ReportRefused
 from callaudit.report.chromium import find_chromium
 from callaudit.report.figures import Report
-from callaudit.report.pdf import page_destinations
+from callaudit.report.html import render_html
+from callaudit.report.pdf import page_count, page_destinations
 from callaudit.report.write import STAGING, published_pages
 from tests.report.builders import contracts, days, flag, usage, write_day
 
@@ -92,6 +93,41 @@ def test_a_report_written_over_its_published_self_is_printed_once_and_is_the_sam
     assert page_destinations(again["report.pdf"]) == published_pages(
         str(tmp_path / "nightly" / "2022")
     )
+
+
+def _tagged(pdf: bytes) -> bool:
+    """Whether the PDF carries a structure tree (what screen readers read)."""
+    return b"/StructTreeRoot" in pdf
+
+
+def test_the_print_that_only_finds_the_pages_is_untagged_and_the_published_pdf_is_tagged(
+    small, fresh, tmp_path
+):
+    untagged = chromium.untagged_prints
+    first, first_prints = _write(small, tmp_path / "nightly")
+    first_untagged = chromium.untagged_prints - untagged
+    again, again_prints = _write(small, tmp_path / "nightly")
+
+    assert (first_prints, first_untagged) == (2, 1)  # found untagged, published tagged
+    assert (again_prints, chromium.untagged_prints - untagged) == (1, 1)  # the guess held
+    assert _tagged(first["report.pdf"]) and _tagged(again["report.pdf"])
+    _assert_same_set(first, fresh[0])
+    _assert_same_set(again, fresh[0])
+
+
+def test_an_untagged_print_puts_every_part_on_the_same_page_as_the_tagged_one(large, tmp_path):
+    html = tmp_path / "report.html"
+    html.write_text(render_html(large), encoding="utf-8")
+    with chromium.Printer() as printer:
+        tagged = printer.print_pdf(html)
+    with chromium.Printer() as printer:
+        untagged = printer.print_pdf(html, tagged=False)
+
+    assert _tagged(tagged) and not _tagged(untagged)
+    assert len(untagged) < len(tagged)
+    assert page_count(untagged) == page_count(tagged) > 1
+    assert page_destinations(untagged) == page_destinations(tagged)
+    assert len(set(page_destinations(tagged).values())) > 1
 
 
 def test_when_the_parts_moved_the_print_goes_on_and_gives_a_fresh_reports_files(

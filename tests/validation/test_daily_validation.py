@@ -3,8 +3,12 @@
 import polars as pl
 
 from callaudit import warehouse
+from callaudit.schema import USAGE_DAILY
 from callaudit.validation import failed_days, record_findings, validate_daily_tables, validate_flags
+from callaudit.validation.frames import validation_frame
 from callaudit.validation.results import VALIDATION_RESULTS
+from callaudit.validation.runner import all_or_nothing, run_suite
+from callaudit.validation.suites import load_suite
 from tests.validation.conftest import UNKNOWN_PARTNER
 
 KNOWN = ["acme", "globex"]
@@ -189,3 +193,40 @@ def test_each_check_replaces_only_its_own_rows_of_a_day_and_keeps_the_days_commi
     assert warehouse.day_manifest(clean.url, VALIDATION_RESULTS.name, day).info == info
     for other in others:
         assert warehouse.read_partition(clean.url, VALIDATION_RESULTS, other).equals(before[other])
+
+
+def test_a_passing_suite_has_the_findings_gx_complete_result_would_give(clean):
+    """A suite without ``mostly`` is judged from GX's quick BOOLEAN_ONLY result when every
+    expectation passes; ``mostly: 1.0`` (the same rule) makes GX give its COMPLETE result.
+    The findings are the same either way, and a failure is still counted per day."""
+    usage = load_suite("usage_daily")
+    complete = {
+        **usage,
+        "expectations": [
+            {**e, "kwargs": {**e["kwargs"], "mostly": 1.0}}
+            if e["type"].startswith("expect_column_values")
+            else e
+            for e in usage["expectations"]
+        ],
+    }
+    assert all_or_nothing(usage) and not all_or_nothing(complete)
+    frame = validation_frame("usage_daily", warehouse.read_days(clean.url, USAGE_DAILY, clean.days))
+
+    def findings(spec: dict, rows: pl.DataFrame) -> list[tuple]:
+        result = run_suite(spec, rows)
+        return sorted(
+            (f.day, f.expectation, f.column, f.success, f.unexpected_count, f.sample)
+            for f in result.findings("usage_daily_suite", "usage_daily", clean.days)
+        )
+
+    passing = findings(usage, frame)
+    assert passing and all(f[3] for f in passing)
+    assert passing == findings(complete, frame)
+
+    bad_day = clean.days[1]
+    bad = frame.with_columns(
+        pl.when(pl.col("date") == bad_day).then(-1).otherwise(pl.col("calls")).alias("calls")
+    )
+    failing_findings = findings(usage, bad)
+    assert failing_findings == findings(complete, bad)
+    assert {f[0] for f in failing_findings if not f[3]} == {bad_day}
