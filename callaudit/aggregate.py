@@ -19,7 +19,7 @@ import polars as pl
 
 from callaudit.contracts import RestrictedNetwork
 from callaudit.networks import LABEL, label_addresses
-from callaudit.schema import NETWORK_DAILY, PARTNER_DAILY, USAGE_DAILY, Table
+from callaudit.schema import NETWORK_DAILY, PARTNER_DAILY, USAGE_DAILY
 
 _MICROS_PER_MINUTE = 60_000_000
 _INT64 = (-(2**63), 2**63 - 1)
@@ -131,11 +131,6 @@ def _minute() -> pl.Expr:
 _TABLES = (USAGE_DAILY, PARTNER_DAILY, NETWORK_DAILY)
 
 
-def _conform_plan(table: Table, plan: pl.LazyFrame) -> pl.LazyFrame:
-    """``table.conform`` as a step of the plan."""
-    return plan.select([pl.col(c.name).cast(c.dtype) for c in table.columns])
-
-
 def aggregate_day(valid: pl.DataFrame, networks: Sequence[RestrictedNetwork]) -> DailyAggregates:
     """Aggregate one day's valid, de-duplicated calls.
 
@@ -205,7 +200,7 @@ def aggregate_day(valid: pl.DataFrame, networks: Sequence[RestrictedNetwork]) ->
     # equal tables.
     plans = [usage, partner, network]
     if not wide:  # conformed in the same call: three selects after it cost ~0.8 thread-ms
-        plans = [_conform_plan(t, plan) for t, plan in zip(_TABLES, plans, strict=True)]
+        plans = [t.conform(plan) for t, plan in zip(_TABLES, plans, strict=True)]
     usage_df, partner_df, network_df = pl.collect_all(plans, engine="in-memory")
     return _checked(usage_df, partner_df, network_df, wide=wide)
 

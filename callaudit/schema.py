@@ -7,8 +7,12 @@ readers.
 """
 
 from dataclasses import dataclass
+from typing import TypeVar
 
 import polars as pl
+
+#: A frame or a lazy frame: Table.conform returns the kind it is given.
+FrameT = TypeVar("FrameT", pl.DataFrame, pl.LazyFrame)
 
 # --- raw call logs -------------------------------------------------------------------
 
@@ -91,8 +95,9 @@ class Table:
     def names(self) -> list[str]:
         return [c.name for c in self.columns]
 
-    def conform(self, frame: pl.DataFrame) -> pl.DataFrame:
-        """Select and cast ``frame`` to exactly this table's columns and order."""
+    def conform(self, frame: FrameT) -> FrameT:
+        """Select and cast ``frame`` to exactly this table's columns and order (a lazy
+        frame: as a step of its plan)."""
         return frame.select(
             [pl.col(c.name).cast(c.dtype) for c in self.columns],
         )
