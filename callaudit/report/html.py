@@ -927,6 +927,19 @@ def _provenance(report: Report) -> str:
     return "".join(parts)
 
 
+#: Added to the HTML of a print that only finds the pages (never published): nothing is
+#: painted, and ``visibility`` never moves a box, so every part lands on the same page
+#: as in the painted print. The print of a 0.01 year's report: 0.61 s instead of 0.83 s
+#: (2026-11-29); the painted print that follows checks the pages again.
+UNPAINTED = "<style>*{visibility:hidden!important}</style>"
+
+
+def unpainted(html: str) -> str:
+    """``html`` laid out as it is but painted blank (:data:`UNPAINTED`)."""
+    head_end = html.index("</head>")
+    return html[:head_end] + UNPAINTED + html[head_end:]
+
+
 def render_html(report: Report, *, page_numbers: Mapping[str, int] | None = None) -> str:
     """The whole report as one HTML document; ``page_numbers`` (anchor -> page of the
     printed PDF) fill in the contents when printing."""

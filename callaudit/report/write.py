@@ -27,7 +27,7 @@ from pathlib import Path
 from callaudit import storage
 from callaudit.report import chromium
 from callaudit.report.figures import Period, Report
-from callaudit.report.html import paged_html, render_html
+from callaudit.report.html import paged_html, render_html, unpainted
 from callaudit.report.markdown import render_markdown
 from callaudit.report.pdf import page_count, page_destinations
 from callaudit.report.tables import flags_csv, partners_csv, summary_json
@@ -96,8 +96,9 @@ def render_pdf(
     first print, so it is ready when the numbers are. ``pages`` starts from a guess
     (those of the report already published): when the parts have not moved, the first
     print proves it and is the only one, about 3 s saved at full size. A first print
-    with no guess is untagged (quicker; only its pages are read) and never the last, so
-    the published PDF is always a tagged print of the final HTML. The numbers take no
+    with no guess is untagged and unpainted (:func:`~callaudit.report.html.unpainted`:
+    quicker; only its pages are read) and never the last, so the published PDF is
+    always a tagged print of the final HTML. The numbers take no
     room of their own (callaudit.report.pdf), so the pages found do not depend on the
     guess and the files are the same either way. ``meanwhile`` is run once, while
     the first print is under way (Chromium is a separate process). ``printer``: a
@@ -115,11 +116,12 @@ def render_pdf(
             html = with_pages(pages)
             running, ready = ready or started(), None
             # With no guess the first print only finds the pages and is never published:
-            # untagged, it is 0.4-0.6 s quicker with the same pages (chromium.FIND_PAGES).
+            # untagged and unpainted, it is 0.6-0.8 s quicker with the same pages
+            # (chromium.FIND_PAGES, html.UNPAINTED).
             tagged = printed > 0 or bool(pages)
             with tempfile.TemporaryDirectory(prefix="callaudit-pdf-") as tmp:
                 html_path = Path(tmp) / "report.html"
-                html_path.write_text(html, encoding="utf-8")
+                html_path.write_text(html if tagged else unpainted(html), encoding="utf-8")
                 running.start(html_path, tagged=tagged)
                 if printed == 0:
                     if not pages:  # no guess: a second print is certain

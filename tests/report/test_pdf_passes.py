@@ -14,7 +14,7 @@ from callaudit.report import chromium, gather_year, write_report
 from callaudit.report.build import ReportRefused
 from callaudit.report.chromium import find_chromium
 from callaudit.report.figures import Report
-from callaudit.report.html import render_html
+from callaudit.report.html import render_html, unpainted
 from callaudit.report.pdf import page_count, page_destinations
 from callaudit.report.write import STAGING, published_pages
 from tests.report.builders import contracts, days, flag, usage, write_day
@@ -128,6 +128,21 @@ def test_an_untagged_print_puts_every_part_on_the_same_page_as_the_tagged_one(la
     assert page_count(untagged) == page_count(tagged) > 1
     assert page_destinations(untagged) == page_destinations(tagged)
     assert len(set(page_destinations(tagged).values())) > 1
+
+
+def test_the_page_finding_print_paints_nothing_and_finds_the_same_pages(large, tmp_path):
+    html = render_html(large)
+    painted, blank = tmp_path / "painted.html", tmp_path / "blank.html"
+    painted.write_text(html, encoding="utf-8")
+    blank.write_text(unpainted(html), encoding="utf-8")
+    with chromium.Printer() as printer:
+        published = printer.print_pdf(painted)
+    with chromium.Printer() as printer:
+        found = printer.print_pdf(blank, tagged=False)
+
+    assert page_count(found) == page_count(published) > 1
+    assert page_destinations(found) == page_destinations(published)
+    assert len(found) * 10 < len(published)  # no text, no figure: blank pages
 
 
 def test_when_the_parts_moved_the_print_goes_on_and_gives_a_fresh_reports_files(
