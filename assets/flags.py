@@ -34,6 +34,7 @@ from callaudit.flags.flag_range import flag_range
 from callaudit.flags.freshness import FlagInputs, detection_sha256
 from callaudit.flags.settings import DetectorSettings
 from callaudit.progress import phase
+from callaudit.report import early
 from callaudit.reviews import dismissed_in
 from callaudit.schema import ANOMALY_FLAGS, DATE_COLUMN, NETWORK_DAILY, PARTNER_DAILY, USAGE_DAILY
 
@@ -103,6 +104,8 @@ def build_anomaly_flags(
                 covered_until=_covered_until(context),
                 run_id=context.run.run_id,
             )
+        # A report announced to follow these flags starts now (callaudit.report.early).
+        early.flags_committed(settings.warehouse, days)
         result = run.result
         if run.dependents:
             context.log.info(

@@ -173,7 +173,6 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     from callaudit.validation.runner import warm_up
 
     warm_up()  # GX's import, in its worker process, overlaps Dagster's start-up and the days
-    from callaudit.pipelines.backfill import backfill_days, run_config_for
     from callaudit.pipelines.definitions import build_definitions
     from callaudit.pipelines.instance import get_instance
 
@@ -181,8 +180,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     defs = build_definitions(settings.with_partition_window(cover=(start, end)))
     instance = get_instance(settings)
     _guard_range(instance, settings, start, end)
-    from callaudit.incremental import plan_range, record_report, report_is_current
-    from callaudit.progress import phase
+    from callaudit.incremental import plan_range
 
     started = time.perf_counter()
     days = (end - start).days + 1
@@ -193,6 +191,23 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     )
     plan = plan_range(settings, start, end, force=args.force)
     print(f"  {plan.summary()}", file=sys.stderr)
+    if plan.run and not args.no_report and start.year == end.year:
+        _begin_report_early(settings, end.year, max(plan.run))
+    try:
+        return _backfill_and_report(args, settings, defs, instance, start, end, plan, started)
+    finally:
+        from callaudit.report import early
+
+        early.cancel_all()  # a report begun and not built (refused, up to date) stops here
+
+
+def _backfill_and_report(args, settings, defs, instance, start, end, plan, started) -> int:
+    """The runs of ``plan`` in this process, then the reports of the range's years."""
+    from callaudit.incremental import record_report, report_is_current
+    from callaudit.pipelines.backfill import backfill_days, run_config_for
+    from callaudit.progress import phase
+
+    chunk_days = args.chunk_days or settings.backfill_chunk_days
 
     def on_run(run) -> None:
         state = "ok" if run.success else f"FAILED: {run.error}"
@@ -226,6 +241,17 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         settings.warehouse, start, end, started, report_paths, skipped=len(plan.skipped)
     )
     return 0
+
+
+def _begin_report_early(settings: Settings, year: int, last_day: dt.date) -> None:
+    """The year's report is begun as soon as the last run has committed the flags, while
+    that run checks them (callaudit.report.early); it is built from that work only when
+    nothing it read has changed since."""
+    from callaudit.report import early
+    from callaudit.report.figures import Period
+    from callaudit.validation.table_checks import FLAG_CHECK_TABLES
+
+    early.expect(settings, Period.of_year(year), last_day, FLAG_CHECK_TABLES)
 
 
 def _submit_backfill(args, settings: Settings, start, end, present: list) -> int:

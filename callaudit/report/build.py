@@ -32,6 +32,7 @@ from callaudit.flags import freshness
 from callaudit.flags.settings import load_detection_settings
 from callaudit.incremental import raw_fingerprint
 from callaudit.provenance import collect_provenance
+from callaudit.report import early
 from callaudit.report.figures import NoDataError, Period, Report, coverage, gather, no_data_message
 from callaudit.report.numbers import compact_days
 from callaudit.report.write import ReportFiles, early_printer, write_report
@@ -192,7 +193,17 @@ def build_report(
         )
         if refused is not None:
             raise refused
-        report = gather(settings.warehouse, contracts, period, reviews=reviews)
+        # The figures and pages a backfill's last run began while it checked the flags
+        # (callaudit.report.early), when nothing they were computed from has changed.
+        begun = early.take(
+            settings.warehouse,
+            period,
+            lambda: early.inputs_now(settings.warehouse, period, contracts_sha256, reviews),
+        )
+        if begun is not None:
+            report, pages = begun.report, begun.pages
+        else:
+            report, pages = gather(settings.warehouse, contracts, period, reviews=reviews), {}
         if settings.fail_on_gaps and report.data_quality.missing_days:
             missing = report.data_quality.missing_days
             raise ReportRefused(
@@ -221,6 +232,7 @@ def build_report(
             pdf=pdf,
             before_publish=lambda summary: _refuse_failed_summary(summary, settings, period),
             printer=printer,
+            pages=pages,
         )
     return BuiltReport(report, files)
 

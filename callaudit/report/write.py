@@ -144,6 +144,7 @@ def write_report(
     pdf: bool = True,
     before_publish: Callable[[dict], None] | None = None,
     printer: chromium.Printer | None = None,
+    pages: Mapping[str, int] | None = None,
 ) -> ReportFiles:
     """Render every format into a staging folder, then replace the published set with it
     whole; the PDF only when Chromium is present (``pdf=False`` skips it); ``printer``:
@@ -152,13 +153,17 @@ def write_report(
     ``before_publish`` is called with the new summary.json (as a dict) once it is
     written aside (with the PDF, while Chromium prints): when it raises (a blocking
     check failed), the staged set is dropped and the published one is left exactly as
-    it was. The PDF's print starts from the pages of the published one (see
+    it was. The PDF's print starts from ``pages`` when given (found by
+    callaudit.report.early), else from those of the published one (see
     :func:`render_pdf`).
     """
     target = report_folder(reports, report.period)
     folder = storage.join(reports, STAGING, f"{report.period.folder}-{uuid.uuid4().hex[:12]}")
     try:
-        pages = published_pages(target) if pdf else {}
+        if not pdf:
+            pages = {}
+        elif not pages:
+            pages = published_pages(target)
         written = _write_set(
             report, folder, pdf=pdf, pages=pages, before_publish=before_publish, printer=printer
         )

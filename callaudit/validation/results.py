@@ -7,6 +7,8 @@ only its own rows.
 """
 
 import datetime as dt
+import threading
+import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -70,6 +72,7 @@ def record_findings(warehouse_url: str, findings: Sequence[Finding], checks: Ite
     frame = findings_frame(findings)
     days = sorted({f.day for f in findings})
     if not days:
+        _note_recorded(checks)
         return 0
     earlier, manifests = warehouse.read_snapshot(
         warehouse_url, {VALIDATION_RESULTS: (days[0], days[-1])}
@@ -96,7 +99,45 @@ def record_findings(warehouse_url: str, findings: Sequence[Finding], checks: Ite
     with ThreadPoolExecutor(_WRITERS) as pool:
         for _ in pool.map(commit, days):
             pass
+    _note_recorded(checks)
     return len(days)
+
+
+#: The checks of each record_findings of this process, in order (callaudit.report.early
+#: waits for a run's flag checks to have recorded theirs).
+_RECORDED: list[frozenset[str]] = []
+_RECORDED_CHANGED = threading.Condition()
+
+
+def _note_recorded(checks: Iterable[str]) -> None:
+    with _RECORDED_CHANGED:
+        _RECORDED.append(frozenset(checks))
+        _RECORDED_CHANGED.notify_all()
+
+
+def recorded_count() -> int:
+    """How many times this process has recorded findings so far."""
+    with _RECORDED_CHANGED:
+        return len(_RECORDED)
+
+
+def wait_recorded(
+    checks: Iterable[str],
+    since: int,
+    timeout: float,
+    cancelled: threading.Event | None = None,
+) -> bool:
+    """Wait until each of ``checks`` has recorded its findings in this process after its
+    first ``since`` recordings; False after ``timeout`` seconds or once ``cancelled``."""
+    wanted = set(checks)
+    deadline = time.monotonic() + timeout
+    with _RECORDED_CHANGED:
+        while not wanted <= set().union(*_RECORDED[since:]):
+            left = deadline - time.monotonic()
+            if left <= 0 or (cancelled is not None and cancelled.is_set()):
+                return False
+            _RECORDED_CHANGED.wait(min(left, 0.1))
+    return True
 
 
 def failed_days(

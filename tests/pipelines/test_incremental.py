@@ -20,6 +20,7 @@ from callaudit.dates import days_between
 from callaudit.flags.freshness import FLAGS
 from callaudit.incremental import runs_of
 from callaudit.pipelines.cli import main
+from callaudit.report import early
 from callaudit.schema import ANOMALY_FLAGS, USAGE_DAILY
 from callaudit.validation.results import VALIDATION_RESULTS
 
@@ -173,6 +174,12 @@ def test_force_recomputes_every_day_to_the_same_tables(audit):
         assert changed(before[group], after[group]) == DAYS, group
     for name, frame in tables(audit.wh).items():
         assert frame.equals(incremental[name]), name
+
+
+def test_the_report_is_begun_while_the_last_run_checks_its_flags(audit):
+    taken = early.taken
+    audit("--force")  # recomputes the days, then builds the report again
+    assert early.taken == taken + 1  # from the figures gathered during the flag checks
 
 
 def test_changed_contracts_recompute_every_day(audit):
