@@ -103,22 +103,26 @@ def record_findings(warehouse_url: str, findings: Sequence[Finding], checks: Ite
     return len(days)
 
 
-#: The checks of each record_findings of this process, in order (callaudit.report.early
-#: waits for a run's flag checks to have recorded theirs).
-_RECORDED: list[frozenset[str]] = []
+#: How many times this process has recorded findings, and the number of each check's
+#: last recording (callaudit.report.early waits for a run's flag checks to have recorded
+#: theirs). One entry a check, however long the process lives.
+_RECORDINGS = [0]
+_LAST_RECORDED: dict[str, int] = {}
 _RECORDED_CHANGED = threading.Condition()
 
 
 def _note_recorded(checks: Iterable[str]) -> None:
     with _RECORDED_CHANGED:
-        _RECORDED.append(frozenset(checks))
+        _RECORDINGS[0] += 1
+        for check in checks:
+            _LAST_RECORDED[check] = _RECORDINGS[0]
         _RECORDED_CHANGED.notify_all()
 
 
 def recorded_count() -> int:
     """How many times this process has recorded findings so far."""
     with _RECORDED_CHANGED:
-        return len(_RECORDED)
+        return _RECORDINGS[0]
 
 
 def wait_recorded(
@@ -132,7 +136,7 @@ def wait_recorded(
     wanted = set(checks)
     deadline = time.monotonic() + timeout
     with _RECORDED_CHANGED:
-        while not wanted <= set().union(*_RECORDED[since:]):
+        while any(_LAST_RECORDED.get(check, 0) <= since for check in wanted):
             left = deadline - time.monotonic()
             if left <= 0 or (cancelled is not None and cancelled.is_set()):
                 return False
