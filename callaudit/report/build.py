@@ -21,6 +21,7 @@ the period job both call :func:`build_report`; they only add what the Dagster in
 knows (the runs that built the days).
 """
 
+import contextlib
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -181,8 +182,11 @@ def build_report(
     span = coverage(settings.warehouse, period)
     if span is None:
         raise NoDataError(no_data_message(settings.warehouse, period))
-    # Chromium starts now, while the inputs are read and the figures computed (0.5-2 s).
-    with early_printer(pdf) as printer:
+    # Chromium starts now, while the inputs are read and the figures computed (0.5-2 s),
+    # unless the report was begun (its work brings one).
+    begun_early = early.begun(settings.warehouse, period)
+    with contextlib.ExitStack() as stack:
+        printer = stack.enter_context(early_printer(pdf and not begun_early))
         contracts, contracts_sha256 = load_contracts_hashed(settings.contracts)
         reviews = load_reviews_for(settings)
         refused = refusal(
@@ -202,6 +206,9 @@ def build_report(
         )
         if begun is not None:
             report, pages = begun.report, begun.pages
+            if begun.printer is not None:
+                stack.callback(begun.printer.close)  # stopped with the report, as its own
+                printer = printer or (begun.printer if pdf else None)
         else:
             report, pages = gather(settings.warehouse, contracts, period, reviews=reviews), {}
         if settings.fail_on_gaps and report.data_quality.missing_days:
@@ -212,9 +219,12 @@ def build_report(
                 "CALLAUDIT_FAIL_ON_GAPS=1)",
                 missing,
             )
-        report.validation = range_validation(
-            settings.warehouse, days_with_data(settings.warehouse, period)
-        )
+        validation = begun.validation_now() if begun is not None else None
+        if validation is None:
+            validation = range_validation(
+                settings.warehouse, days_with_data(settings.warehouse, period)
+            )
+        report.validation = validation
         report.provenance = collect_provenance(
             archive=settings.archive,
             contracts=settings.contracts,

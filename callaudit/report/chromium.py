@@ -165,12 +165,17 @@ class Printer:
 
     Chromium takes 0.5 s to start on a quiet machine and 1-2 s on a busy one; started
     when the report's inputs are first read, that happens while the figures are
-    computed instead of after them. One print per process: a second page in the same
-    renderer numbers the tagged PDF's elements on from the first, and the PDF would
-    differ from ``--print-to-pdf``'s. :meth:`start` prints in a thread, so the caller
-    does other work meanwhile; :meth:`finish` waits for the PDF. The print has
-    ``timeout`` seconds; :meth:`close` (or leaving the ``with`` block) stops Chromium by
-    its process group on every path."""
+    computed instead of after them. One tagged print per process: a second page in the
+    same renderer numbers the tagged PDF's elements on from the first, and the PDF
+    would differ from ``--print-to-pdf``'s; so does one in a browser context of its own
+    now and then (its renderer numbers them one lower, 1 print in 10, 2026-11-29).
+    Untagged prints (they only find the pages) come before it, as many as asked, each
+    in a browser context of its own, which leaves the tagged print's renderer as a
+    fresh Chromium's: 0 of 28 tagged prints after one differed (under load). A
+    report's page-finding print then needs no Chromium of its own. :meth:`start` prints
+    in a thread, so the caller does other work meanwhile; :meth:`finish` waits for the
+    PDF. A print has ``timeout`` seconds; :meth:`close` (or leaving the ``with`` block)
+    stops Chromium by its process group on every path."""
 
     def __init__(self, *, timeout: float = 120) -> None:
         global launched
@@ -210,6 +215,8 @@ class Printer:
         self._buffer = b""
         self._next_id = 0
         self._session: str | None = None
+        #: Whether the one tagged print of this Chromium was made (or begun).
+        self.printed_tagged = False
         self._job: threading.Thread | None = None
         self._result: bytes | BaseException | None = None
         self._reaper: threading.Thread | None = None
@@ -219,9 +226,13 @@ class Printer:
         prints it without the structure tree (:data:`FIND_PAGES`): quicker, for a print
         that only finds the pages."""
         global prints, untagged_prints
-        if self._session is not None or self._job is not None:
-            raise RuntimeError("this Chromium has printed already: one print per process")
-        self._session = ""  # taken
+        if not self._running:
+            raise RuntimeError(f"this Chromium (pid {self.pid}) was stopped")
+        if self._job is not None:
+            raise RuntimeError("a print is under way: finish() it first")
+        if self.printed_tagged:
+            raise RuntimeError("this Chromium has made its tagged print: one per process")
+        self.printed_tagged = tagged
         prints += 1
         untagged_prints += not tagged
         url = html_path.resolve().as_uri()
@@ -278,7 +289,15 @@ class Printer:
     def _print(self, url: str, params: dict) -> None:
         try:
             deadline = time.monotonic() + self.timeout
-            target = self._call("Target.createTarget", {"url": "about:blank"}, deadline)
+            self._session = None
+            # An untagged print in a browser context of its own, so in a renderer of its
+            # own, gone after it; the tagged print in the first renderer of the default one.
+            context = None
+            if params.get("generateTaggedPDF") is False:
+                context = self._call("Target.createBrowserContext", {}, deadline)
+            target = self._call(
+                "Target.createTarget", {"url": "about:blank", **(context or {})}, deadline
+            )
             attached = self._call(
                 "Target.attachToTarget", {"targetId": target["targetId"], "flatten": True}, deadline
             )
@@ -293,10 +312,21 @@ class Printer:
             self._wait_for("Page.loadEventFired", deadline)
             printed = self._call("Page.printToPDF", params, deadline)
             self._result = base64.b64decode(printed["data"])
+            self._session = None
+            if context is not None:  # nothing waits for it to go
+                self._send("Target.disposeBrowserContext", context)
         except BaseException as exc:  # handed to finish()
             self._result = exc
 
     def _call(self, method: str, params: dict, deadline: float) -> dict:
+        sent = self._send(method, params)
+        reply = self._receive(lambda m: m.get("id") == sent, method, deadline)
+        if "error" in reply:
+            raise self._failure(f"{method} failed: {reply['error']}")
+        return reply.get("result", {})
+
+    def _send(self, method: str, params: dict) -> int:
+        """Send a command; returns its id (its reply is the message with that id)."""
         self._next_id += 1
         message = {"id": self._next_id, "method": method, "params": params}
         if self._session and not method.startswith("Target."):
@@ -307,10 +337,7 @@ class Printer:
                 data = data[os.write(self._commands, data) :]
         except OSError as exc:
             raise self._failure(f"could not send {method} ({exc})") from None
-        reply = self._receive(lambda m: m.get("id") == self._next_id, method, deadline)
-        if "error" in reply:
-            raise self._failure(f"{method} failed: {reply['error']}")
-        return reply.get("result", {})
+        return self._next_id
 
     def _wait_for(self, event: str, deadline: float) -> dict:
         return self._receive(lambda m: m.get("method") == event, event, deadline)

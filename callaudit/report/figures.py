@@ -8,6 +8,7 @@ and the CSV files cannot disagree.
 """
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -309,9 +310,10 @@ def _allowed(frame: pl.DataFrame, contracts: Contracts, column: str, test: str) 
     )
 
 
-def _usage_by(usage: pl.DataFrame, key: str) -> pl.DataFrame:
-    return (
-        usage.group_by(key)
+def _usage_by(usage: pl.DataFrame, key: str) -> Callable[[str], pl.DataFrame]:
+    """Each partner's usage per app or endpoint (``key``), most calls first."""
+    return _by_partner(
+        usage.group_by("partner_id", key)
         .agg(
             pl.col("calls").sum(),
             pl.col("items").sum(),
@@ -319,16 +321,17 @@ def _usage_by(usage: pl.DataFrame, key: str) -> pl.DataFrame:
             pl.col(DATE_COLUMN).n_unique().cast(_I64).alias("days"),
             pl.col("calls").filter(~pl.col("allowed")).sum().alias("unauthorised_calls"),
         )
-        .sort(["calls", key], descending=[True, False])
+        .sort(["partner_id", "calls", key], descending=[False, True, False]),
+        keep=False,
     )
 
 
-def _unauthorised(usage: pl.DataFrame, key: str) -> pl.DataFrame:
-    """Calls an agreement in force did not authorise, per app or endpoint (days with no
-    agreement at all are no_agreement evidence, not this)."""
-    return (
+def _unauthorised(usage: pl.DataFrame, key: str) -> Callable[[str], pl.DataFrame]:
+    """Each partner's calls an agreement in force did not authorise, per app or endpoint
+    (days with no agreement at all are no_agreement evidence, not this)."""
+    return _by_partner(
         usage.filter(pl.col("agreement_id").is_not_null() & ~pl.col("allowed"))
-        .group_by(key)
+        .group_by("partner_id", key)
         .agg(
             pl.col("calls").sum(),
             pl.col("items").sum(),
@@ -337,7 +340,8 @@ def _unauthorised(usage: pl.DataFrame, key: str) -> pl.DataFrame:
             pl.col(DATE_COLUMN).max().alias("last"),
         )
         .rename({key: "name"})
-        .sort(["calls", "name"], descending=[True, False])
+        .sort(["partner_id", "calls", "name"], descending=[False, True, False]),
+        keep=False,
     )
 
 
@@ -579,33 +583,32 @@ def gather(
     partner_ids = sorted(
         set(usage["partner_id"].to_list()) | set(flags["partner_id"].to_list()) | in_force
     )
+    daily_of, network_of, flags_of = _by_partner(daily), _by_partner(network), _by_partner(flags)
+    apps_by, endpoints_by = _usage_by(usage_app, "app_id"), _usage_by(usage_endpoint, "endpoint")
+    unauthorised_apps = _unauthorised(usage_app, "app_id")
+    unauthorised_endpoints = _unauthorised(usage_endpoint, "endpoint")
+    agreements_of = _by_partner(agreement_days)
     partners = []
     for pid in partner_ids:
-        mine = daily.filter(pl.col("partner_id") == pid).sort(DATE_COLUMN)
-        spans, days = _networks(network.filter(pl.col("partner_id") == pid), contracts)
-        partner_flags = _listing_order(flags.filter(pl.col("partner_id") == pid)).select(
-            PARTNER_FLAG_COLUMNS
-        )
+        mine = daily_of(pid).sort(DATE_COLUMN)
+        spans, days = _networks(network_of(pid), contracts)
+        partner_flags = _listing_order(flags_of(pid)).select(PARTNER_FLAG_COLUMNS)
         totals = mine.select(pl.col("calls", "items", "bytes", "errors").sum()).row(0, named=True)
         partner = contracts.partner(pid)
-        apps = usage_app.filter(pl.col("partner_id") == pid)
-        endpoints = usage_endpoint.filter(pl.col("partner_id") == pid)
         figures = PartnerReport(
             partner_id=pid,
             name=contracts.display_name(pid),
             contracted=partner is not None,
-            agreements=sorted(
-                set(agreement_days.filter(pl.col("partner_id") == pid)["agreement_id"])
-            ),
+            agreements=sorted(set(agreements_of(pid)["agreement_id"])),
             calls=totals["calls"] or 0,
             items=totals["items"] or 0,
             bytes=totals["bytes"] or 0,
             errors=totals["errors"] or 0,
             active_days=mine.filter(pl.col("calls") > 0).height,
-            by_app=_usage_by(apps, "app_id"),
-            by_endpoint=_usage_by(endpoints, "endpoint"),
-            unauthorised_apps=_unauthorised(apps, "app_id"),
-            unauthorised_endpoints=_unauthorised(endpoints, "endpoint"),
+            by_app=apps_by(pid),
+            by_endpoint=endpoints_by(pid),
+            unauthorised_apps=unauthorised_apps(pid),
+            unauthorised_endpoints=unauthorised_endpoints(pid),
             daily=_every_day(mine.select(DATE_COLUMN, "calls", "items", "flagged"), start, end),
             monthly=_monthly(mine, start, end),
             flag_kinds=_flag_kinds(partner_flags),
@@ -632,6 +635,15 @@ def gather(
         ),
         orphan_reviews=orphans.sort(DATE_COLUMN, "partner_id", "flag"),
     )
+
+
+def _by_partner(frame: pl.DataFrame, *, keep: bool = True) -> Callable[[str], pl.DataFrame]:
+    """A partner's rows of ``frame`` (in their order; none: an empty frame), split once,
+    with the partner_id column unless not ``keep``: one filter or group_by per partner
+    and frame was a quarter of a report's Polars calls."""
+    parts = frame.partition_by("partner_id", as_dict=True, include_key=keep)
+    empty = frame.clear() if keep else frame.clear().drop("partner_id")
+    return lambda partner_id: parts.get((partner_id,), empty)
 
 
 def gather_year(

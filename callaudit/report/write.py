@@ -92,44 +92,40 @@ def render_pdf(
 
     Printed until the page of each part read back from the PDF is the one its contents
     give (MAX_PDF_PASSES at most). From no numbers that takes two prints: the first
-    finds them, the second prints them; the second's Chromium is started with the
-    first print, so it is ready when the numbers are. ``pages`` starts from a guess
-    (those of the report already published): when the parts have not moved, the first
-    print proves it and is the only one, about 3 s saved at full size. A first print
-    with no guess is untagged and unpainted (:func:`~callaudit.report.html.unpainted`:
-    quicker; only its pages are read) and never the last, so the published PDF is
-    always a tagged print of the final HTML. The numbers take no
-    room of their own (callaudit.report.pdf), so the pages found do not depend on the
-    guess and the files are the same either way. ``meanwhile`` is run once, while
-    the first print is under way (Chromium is a separate process). ``printer``: a
-    Chromium already started (:func:`early_printer`) for the first print."""
+    finds them, the second prints them, both in the one Chromium (the first untagged,
+    :class:`~callaudit.report.chromium.Printer`). ``pages`` starts from a guess (those
+    of the report already published): when the parts have not moved, the first print
+    proves it and is the only one, about 3 s saved at full size. A first print with no
+    guess is untagged and unpainted (:func:`~callaudit.report.html.unpainted`: quicker;
+    only its pages are read) and never the last, so the published PDF is always a
+    tagged print of the final HTML. The numbers take no room of their own
+    (callaudit.report.pdf), so the pages found do not depend on the guess and the files
+    are the same either way. ``meanwhile`` is run once, while the first print is under
+    way (Chromium is a separate process). ``printer``: a Chromium already started
+    (:func:`early_printer`) for the first print."""
     if printer is None and chromium.find_chromium() is None:
         if meanwhile is not None:
             meanwhile()
         return None
     pages = dict(pages or {})
     with contextlib.ExitStack() as stack:
-        started = lambda: stack.enter_context(chromium.Printer())  # noqa: E731
-        ready = stack.enter_context(printer) if printer is not None else started()
+        running = stack.enter_context(printer if printer is not None else chromium.Printer())
         with_pages = paged_html(report)
         for printed in range(MAX_PDF_PASSES):
             html = with_pages(pages)
-            running, ready = ready or started(), None
             # With no guess the first print only finds the pages and is never published:
             # untagged and unpainted, it is 0.6-0.8 s quicker with the same pages
             # (chromium.FIND_PAGES, html.UNPAINTED).
             tagged = printed > 0 or bool(pages)
+            if tagged and running.printed_tagged:  # one tagged print a Chromium
+                running = stack.enter_context(chromium.Printer())
             with tempfile.TemporaryDirectory(prefix="callaudit-pdf-") as tmp:
                 html_path = Path(tmp) / "report.html"
                 html_path.write_text(html if tagged else unpainted(html), encoding="utf-8")
                 running.start(html_path, tagged=tagged)
-                if printed == 0:
-                    if not pages:  # no guess: a second print is certain
-                        ready = started()
-                    if meanwhile is not None:
-                        meanwhile()
+                if printed == 0 and meanwhile is not None:
+                    meanwhile()
                 data = running.finish()
-            running.close()
             found = page_destinations(data)
             if found == pages and tagged:
                 break

@@ -98,3 +98,32 @@ def test_a_partition_outside_the_run_is_refused_as_dagster_refuses_it():
     assert "partition key '2022-01-10' that is not being targeted" in str(
         failure.step_failure_data.error
     )
+
+
+def test_each_flags_partition_gets_its_own_days_flags_by_kind():
+    import datetime as dt
+
+    import polars as pl
+
+    from callaudit.assets.flags import _day_flag_metadata
+
+    first, second, quiet = dt.date(2022, 3, 1), dt.date(2022, 3, 2), dt.date(2022, 3, 3)
+    flags = pl.DataFrame(
+        {
+            "date": [first, first, first, second],
+            "partner_id": ["acme", "globex", "acme", "acme"],
+            "flag": ["no_agreement", "no_agreement", "volume_spike", "volume_spike"],
+        }
+    )
+
+    metadata = _day_flag_metadata(flags, [first, second, quiet])
+
+    assert metadata[first]["dagster/row_count"] == 3
+    assert metadata[first]["partners_flagged"] == 2
+    assert metadata[first]["flags_by_kind"].md_str.splitlines()[2:] == [
+        "| no_agreement | 2 | 2 |",  # most flags first
+        "| volume_spike | 1 | 1 |",
+    ]
+    assert metadata[second]["flags_by_kind"].md_str.splitlines()[2:] == ["| volume_spike | 1 | 1 |"]
+    assert (metadata[quiet]["dagster/row_count"], metadata[quiet]["partners_flagged"]) == (0, 0)
+    assert metadata[quiet]["flags_by_kind"].md_str.splitlines()[2:] == []

@@ -135,6 +135,9 @@ def test_the_page_finding_print_paints_nothing_and_finds_the_same_pages(large, t
     painted, blank = tmp_path / "painted.html", tmp_path / "blank.html"
     painted.write_text(html, encoding="utf-8")
     blank.write_text(unpainted(html), encoding="utf-8")
+    charts = html.count("<svg")
+    assert charts > 2 and unpainted(html).count("<svg") == charts  # the same charts...
+    assert "<rect" in html and "<rect" not in unpainted(html)  # ...empty
     with chromium.Printer() as printer:
         published = printer.print_pdf(painted)
     with chromium.Printer() as printer:
@@ -215,10 +218,12 @@ def test_the_blocking_checks_run_while_the_first_print_is_under_way(small, tmp_p
 
 
 def test_a_chromium_started_before_the_report_prints_the_same_files(small, fresh, tmp_path):
+    launched = chromium.launched
     with chromium.Printer() as early:
         written, prints = _write(small, tmp_path / "reports", printer=early)
 
-    assert prints == 2  # no published PDF: the early Chromium's print, then the pages'
+    assert prints == 2  # no published PDF: the pages found, then printed
+    assert chromium.launched - launched == 1  # both prints in the one Chromium
     _assert_same_set(written, fresh[0])
     early.wait_closed()
     with pytest.raises(ChildProcessError):  # stopped and reaped: no process left behind
@@ -244,6 +249,34 @@ def test_a_print_over_the_devtools_pipe_is_the_same_pdf_as_print_to_pdf(fresh, t
     assert _same_print(piped, fresh[0]["report.pdf"])
 
 
+def test_the_tagged_print_after_page_finding_prints_is_the_same_pdf_as_print_to_pdf(
+    fresh, tmp_path
+):
+    html = tmp_path / "report.html"
+    html.write_bytes(fresh[0]["report.html"])
+    blank = tmp_path / "blank.html"
+    blank.write_text(unpainted(html.read_text()))
+    chromium.run_chromium(
+        [
+            f"--print-to-pdf={tmp_path / 'cli.pdf'}",
+            "--no-pdf-header-footer",
+            "--generate-pdf-document-outline",
+            "--run-all-compositor-stages-before-draw",
+            html.resolve().as_uri(),
+        ]
+    )
+    with chromium.Printer() as printer:
+        # Untagged prints, each in a renderer of its own, then the one tagged print.
+        found = [printer.print_pdf(blank, tagged=False) for _ in range(2)]
+        published = printer.print_pdf(html)
+        with pytest.raises(RuntimeError, match="one per process"):
+            printer.start(html)
+
+    assert page_destinations(found[0]) == page_destinations(found[1])
+    assert page_destinations(found[0]) == page_destinations(published)
+    assert _same_print(published, (tmp_path / "cli.pdf").read_bytes())
+
+
 def test_a_print_that_takes_too_long_stops_chromium_and_says_so(fresh, tmp_path):
     html = tmp_path / "report.html"
     html.write_bytes(fresh[0]["report.html"])
@@ -255,5 +288,5 @@ def test_a_print_that_takes_too_long_stops_chromium_and_says_so(fresh, tmp_path)
     printer.wait_closed()
     with pytest.raises(ChildProcessError):
         os.waitpid(printer.pid, os.WNOHANG)
-    with pytest.raises(RuntimeError, match="one print per process"):
+    with pytest.raises(RuntimeError, match="was stopped"):
         printer.start(html)
