@@ -230,22 +230,29 @@ def test_a_chromium_started_before_the_report_prints_the_same_files(small, fresh
         os.waitpid(early.pid, os.WNOHANG)
 
 
-def test_a_print_over_the_devtools_pipe_is_the_same_pdf_as_print_to_pdf(fresh, tmp_path):
-    html = tmp_path / "report.html"
-    html.write_bytes(fresh[0]["report.html"])
+def _print_to_pdf(html: Path, pdf: Path) -> bytes:
+    """``html`` printed by Chromium's own ``--print-to-pdf``: what a print over the pipe
+    must equal."""
     chromium.run_chromium(
         [
-            f"--print-to-pdf={tmp_path / 'cli.pdf'}",
+            f"--print-to-pdf={pdf}",
             "--no-pdf-header-footer",
             "--generate-pdf-document-outline",
             "--run-all-compositor-stages-before-draw",
             html.resolve().as_uri(),
         ]
     )
+    return pdf.read_bytes()
+
+
+def test_a_print_over_the_devtools_pipe_is_the_same_pdf_as_print_to_pdf(fresh, tmp_path):
+    html = tmp_path / "report.html"
+    html.write_bytes(fresh[0]["report.html"])
+    cli = _print_to_pdf(html, tmp_path / "cli.pdf")
     with chromium.Printer() as printer:
         piped = printer.print_pdf(html)
 
-    assert _same_print(piped, (tmp_path / "cli.pdf").read_bytes())
+    assert _same_print(piped, cli)
     assert _same_print(piped, fresh[0]["report.pdf"])
 
 
@@ -256,15 +263,7 @@ def test_the_tagged_print_after_page_finding_prints_is_the_same_pdf_as_print_to_
     html.write_bytes(fresh[0]["report.html"])
     blank = tmp_path / "blank.html"
     blank.write_text(unpainted(html.read_text()))
-    chromium.run_chromium(
-        [
-            f"--print-to-pdf={tmp_path / 'cli.pdf'}",
-            "--no-pdf-header-footer",
-            "--generate-pdf-document-outline",
-            "--run-all-compositor-stages-before-draw",
-            html.resolve().as_uri(),
-        ]
-    )
+    cli = _print_to_pdf(html, tmp_path / "cli.pdf")
     with chromium.Printer() as printer:
         # Untagged prints, each in a renderer of its own, then the one tagged print.
         found = [printer.print_pdf(blank, tagged=False) for _ in range(2)]
@@ -274,7 +273,7 @@ def test_the_tagged_print_after_page_finding_prints_is_the_same_pdf_as_print_to_
 
     assert page_destinations(found[0]) == page_destinations(found[1])
     assert page_destinations(found[0]) == page_destinations(published)
-    assert _same_print(published, (tmp_path / "cli.pdf").read_bytes())
+    assert _same_print(published, cli)
 
 
 def test_a_print_that_takes_too_long_stops_chromium_and_says_so(fresh, tmp_path):
