@@ -13,7 +13,7 @@ part lands (callaudit.report.write): beside the flag checks, with their findings
 the findings differ. It then waits for the findings and reads the period's validation.
 The report takes that work (:func:`take`) instead of doing it again, and prints its
 tagged PDF in the same Chromium: one Chromium a report, not two. A 0.01 year's report
-step took 3.0-3.9 s instead of 3.7-4.6 s (2026-11-29, five interleaved pairs). Only the
+step took 3.0-3.9 s instead of 4.0-4.6 s (2026-11-29, five interleaved pairs). Only the
 CLI announces a report; a run anywhere else begins nothing.
 
 Nothing is taken on trust. :func:`take` hands the figures over only when everything they
