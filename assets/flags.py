@@ -197,14 +197,15 @@ def _day_flag_metadata(flags: pl.DataFrame, days: list[dt.date]) -> dict[dt.date
         .agg(pl.len(), pl.col("partner_id").n_unique())
         .iter_rows()
     }
-    return {
-        day: {
-            "dagster/row_count": counts.get(day, (0, 0))[0],
-            "partners_flagged": counts.get(day, (0, 0))[1],
+    metadata = {}
+    for day in days:
+        rows, partners = counts.get(day, (0, 0))
+        metadata[day] = {
+            "dagster/row_count": rows,
+            "partners_flagged": partners,
             "flags_by_kind": markdown_table(_KIND_COLUMNS, kinds.get(day, [])),
         }
-        for day in days
-    }
+    return metadata
 
 
 def _flag_metadata(result: FlagResult, days: list) -> dict:

@@ -32,8 +32,8 @@ class FlagResult:
 
     @cached_property
     def _by_day(self) -> dict[tuple[dt.date], pl.DataFrame]:
-        # Split once: a year's run asks for every day twice (commits, then metadata),
-        # and filtering the year's flags each time cost 0.3 s a pass.
+        # Split once: a year's run asks for every day (its commits), and filtering the
+        # year's flags each time cost 0.3 s a pass.
         return self.flags.partition_by(DATE_COLUMN, as_dict=True, include_key=False)
 
     @cached_property

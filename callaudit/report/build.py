@@ -34,11 +34,19 @@ from callaudit.flags.settings import load_detection_settings
 from callaudit.incremental import raw_fingerprint
 from callaudit.provenance import collect_provenance
 from callaudit.report import early
-from callaudit.report.figures import NoDataError, Period, Report, coverage, gather, no_data_message
+from callaudit.report.figures import (
+    NoDataError,
+    Period,
+    Report,
+    coverage,
+    days_with_data,
+    gather,
+    no_data_message,
+)
 from callaudit.report.numbers import compact_days
 from callaudit.report.write import ReportFiles, early_printer, write_report
 from callaudit.reviews import Reviews, load_reviews_for
-from callaudit.schema import ANOMALY_FLAGS, INGEST_DAILY
+from callaudit.schema import ANOMALY_FLAGS
 from callaudit.settings import Settings
 from callaudit.validation.results import failed_days, range_validation
 from callaudit.validation.summary_checks import validate_summary
@@ -59,15 +67,6 @@ class ReportRefused(ValueError):
 class BuiltReport:
     report: Report
     files: ReportFiles
-
-
-def days_with_data(warehouse_url: str, period: Period) -> list[dt.date]:
-    """The period's days that have an ingest_daily partition."""
-    return [
-        d
-        for d in warehouse.partition_days(warehouse_url, INGEST_DAILY)
-        if period.start <= d <= period.end
-    ]
 
 
 def _named(days: Mapping[dt.date, list[str]] | Sequence[dt.date]) -> str:

@@ -41,12 +41,11 @@ from callaudit import warehouse
 from callaudit.contracts import load_contracts_hashed
 from callaudit.flags import freshness
 from callaudit.report import chromium
-from callaudit.report.figures import Period, Report, gather
+from callaudit.report.figures import Period, Report, days_with_data, gather
 from callaudit.report.html import paged_html, unpainted
 from callaudit.report.pdf import page_destinations
 from callaudit.report.write import published_pages, report_folder
 from callaudit.reviews import Reviews, load_reviews_for
-from callaudit.schema import INGEST_DAILY
 from callaudit.settings import Settings
 from callaudit.validation import results
 from callaudit.validation.results import VALIDATION_RESULTS, RangeValidation
@@ -159,11 +158,7 @@ class _Work:
         reviews = load_reviews_for(settings)
         inputs = inputs_now(settings.warehouse, period, contracts_sha256, reviews)
         report = gather(settings.warehouse, contracts, period, reviews=reviews)
-        days = [
-            d
-            for d in warehouse.partition_days(settings.warehouse, INGEST_DAILY)
-            if period.start <= d <= period.end
-        ]
+        days = days_with_data(settings.warehouse, period)
         pages: Mapping[str, int] = {}
         guessed = None
         if finder is not None and not results.wait_recorded(self._awaited, self._since, 0):

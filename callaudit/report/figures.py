@@ -669,6 +669,15 @@ def _flag_days(warehouse_url: str, start: dt.date, end: dt.date) -> int:
     return len(flag_days(warehouse_url, start, end))
 
 
+def days_with_data(warehouse_url: str, period: Period) -> list[dt.date]:
+    """The period's days that have an ingest_daily partition."""
+    return [
+        d
+        for d in warehouse.partition_days(warehouse_url, INGEST_DAILY)
+        if period.start <= d <= period.end
+    ]
+
+
 def flag_days(warehouse_url: str, start: dt.date, end: dt.date) -> list[dt.date]:
     """Days of ``start..end`` that have an anomaly_flags partition."""
     return [
