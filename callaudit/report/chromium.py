@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
+from callaudit.report.pdf import number_structure_ids
 from callaudit.settings import read_setting
 
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
@@ -165,13 +166,16 @@ class Printer:
 
     Chromium takes 0.5 s to start on a quiet machine and 1-2 s on a busy one; started
     when the report's inputs are first read, that happens while the figures are
-    computed instead of after them. One tagged print per process: a second page in the
-    same renderer numbers the tagged PDF's elements on from the first, and the PDF
-    would differ from ``--print-to-pdf``'s; so does one in a browser context of its own
-    now and then (its renderer numbers them one lower, 1 print in 10, 2026-11-29).
-    Untagged prints (they only find the pages) come before it, as many as asked, each
-    in a browser context of its own, which leaves the tagged print's renderer as a
-    fresh Chromium's: 0 of 28 tagged prints after one differed (under load). A
+    computed instead of after them. Chromium names a tagged PDF's structure elements
+    after its renderer's DOM node counter, so the same page printed in a renderer that
+    had laid out a page before, or now and then in a fresh one, gets other names for
+    the same elements (one tagged print of 10 in a browser context of its own; in a CI
+    run, a tagged print after an untagged one differed from a fresh Chromium's in bytes
+    of the same length, as these names do, 2026-11-29): a tagged print's names are
+    numbered (:func:`~callaudit.report.pdf.number_structure_ids`), which makes it a
+    function of the page alone. One tagged print per process all the same, in the
+    first renderer, as ``--print-to-pdf`` does. Untagged prints (they only find the
+    pages) come before it, as many as asked, each in a browser context of its own. A
     report's page-finding print then needs no Chromium of its own. :meth:`start` prints
     in a thread, so the caller does other work meanwhile; :meth:`finish` waits for the
     PDF. A print has ``timeout`` seconds; :meth:`close` (or leaving the ``with`` block)
@@ -304,14 +308,15 @@ class Printer:
             self._session = attached["sessionId"]
             self._call("Page.enable", {}, deadline)
             # The blank page is evaluated first, so its renderer is the one the report
-            # is navigated in, as with --print-to-pdf: a fresh renderer would number
-            # the tagged PDF's elements one lower (1 print in 30 under load).
+            # is navigated in, as with --print-to-pdf (a fresh renderer named the tagged
+            # PDF's elements one lower, 1 print in 30 under load, before they were
+            # numbered).
             self._call("Runtime.evaluate", {"expression": "document.readyState"}, deadline)
             # Events before the navigation's reply belong to the page before it.
             self._call("Page.navigate", {"url": url}, deadline)
             self._wait_for("Page.loadEventFired", deadline)
-            printed = self._call("Page.printToPDF", params, deadline)
-            self._result = base64.b64decode(printed["data"])
+            printed = base64.b64decode(self._call("Page.printToPDF", params, deadline)["data"])
+            self._result = printed if context is not None else number_structure_ids(printed)
             self._session = None
             if context is not None:  # nothing waits for it to go
                 self._send("Target.disposeBrowserContext", context)

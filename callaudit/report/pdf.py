@@ -94,3 +94,39 @@ def page_destinations(data: bytes) -> dict[str, int]:
 def page_count(data: bytes) -> int:
     """Pages of a PDF (its page objects)."""
     return len(re.findall(rb"/Type\s*/Page\b", data))
+
+
+#: Where a tagged PDF names its structure elements (Skia writes ``(node`` and the
+#: renderer's DOM node id in eight digits): an element's own ``/ID``, the ``/Headers``
+#: of a table cell, and the ``/IDTree`` name tree's ``/Names`` and ``/Limits``.
+_ID_PLACES = re.compile(
+    rb"/ID \(node\d+\)"
+    rb"|/Headers \[(?:\s*\(node\d+\))+\s*\]"
+    rb"|/Limits \[\(node\d+\) \(node\d+\)\]"
+    rb"|/Names \[(?:\s*\(node\d+\) \d+ 0 R)+\s*\]"
+)
+_ID = re.compile(rb"\(node(\d+)\)")
+
+
+def number_structure_ids(data: bytes) -> bytes:
+    """The PDF with its structure elements' ids numbered 1, 2, 3... in their order.
+
+    Chromium names each element of a tagged PDF after its DOM node's id, a counter of
+    the renderer process: the same page printed in a renderer that had laid out a page
+    before (or, now and then, in a fresh one) gets other names and the same elements.
+    Numbered, a print depends only on the page. Each name keeps its width, so every
+    byte offset (the cross-reference table) stays right, and the order, so the
+    ``/IDTree``'s sorted keys stay sorted. A PDF with a name anywhere else, or of
+    another width than eight digits, is returned as it is."""
+    places = list(_ID_PLACES.finditer(data))
+    names = {name for place in places for name in _ID.findall(place.group())}
+    if not names or any(len(name) != 8 for name in names):
+        return data
+    if len(_ID.findall(data)) != sum(len(_ID.findall(place.group())) for place in places):
+        return data  # a name outside the known places: renaming would leave it dangling
+    number = {name: b"%08d" % rank for rank, name in enumerate(sorted(names), start=1)}
+
+    def rename(place: re.Match) -> bytes:
+        return _ID.sub(lambda name: b"(node" + number[name.group(1)] + b")", place.group())
+
+    return _ID_PLACES.sub(rename, data)

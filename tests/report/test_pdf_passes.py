@@ -2,9 +2,11 @@
 them), once when the published PDF of the same period already gives the right pages,
 and the files are the same either way."""
 
+import base64
 import datetime as dt
 import os
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -15,7 +17,7 @@ from callaudit.report.build import ReportRefused
 from callaudit.report.chromium import find_chromium
 from callaudit.report.figures import Report
 from callaudit.report.html import render_html, unpainted
-from callaudit.report.pdf import page_count, page_destinations
+from callaudit.report.pdf import number_structure_ids, page_count, page_destinations
 from callaudit.report.write import STAGING, published_pages
 from tests.report.builders import contracts, days, flag, usage, write_day
 
@@ -231,8 +233,8 @@ def test_a_chromium_started_before_the_report_prints_the_same_files(small, fresh
 
 
 def _print_to_pdf(html: Path, pdf: Path) -> bytes:
-    """``html`` printed by Chromium's own ``--print-to-pdf``: what a print over the pipe
-    must equal."""
+    """``html`` printed by Chromium's own ``--print-to-pdf``, its structure elements
+    numbered: what a print over the pipe must equal."""
     chromium.run_chromium(
         [
             f"--print-to-pdf={pdf}",
@@ -242,7 +244,7 @@ def _print_to_pdf(html: Path, pdf: Path) -> bytes:
             html.resolve().as_uri(),
         ]
     )
-    return pdf.read_bytes()
+    return number_structure_ids(pdf.read_bytes())
 
 
 def test_a_print_over_the_devtools_pipe_is_the_same_pdf_as_print_to_pdf(fresh, tmp_path):
@@ -289,3 +291,40 @@ def test_a_print_that_takes_too_long_stops_chromium_and_says_so(fresh, tmp_path)
         os.waitpid(printer.pid, os.WNOHANG)
     with pytest.raises(RuntimeError, match="was stopped"):
         printer.start(html)
+
+
+def _printed_again_in_the_same_tab(printer: chromium.Printer, html: Path) -> bytes:
+    """``html`` printed, tagged and unnumbered, in the tab (so the renderer) of the
+    printer's tagged print: the renderer has laid out the page once already."""
+    deadline = time.monotonic() + 60
+    targets = printer._call("Target.getTargets", {}, deadline)["targetInfos"]
+    (tab,) = [t for t in targets if t["type"] == "page" and t["url"].startswith("file:")]
+    attached = printer._call(
+        "Target.attachToTarget", {"targetId": tab["targetId"], "flatten": True}, deadline
+    )
+    printer._session = attached["sessionId"]
+    printer._call("Page.enable", {}, deadline)
+    printer._call("Page.navigate", {"url": html.resolve().as_uri() + "?again"}, deadline)
+    printer._wait_for("Page.loadEventFired", deadline)
+    printed = printer._call("Page.printToPDF", chromium.PRINT_TO_PDF, deadline)
+    return base64.b64decode(printed["data"])
+
+
+def _structure_ids(pdf: bytes) -> list[bytes]:
+    return re.findall(rb"/ID \(node(\d+)\)", pdf)
+
+
+def test_a_page_laid_out_twice_in_one_renderer_is_named_on_from_the_first_and_numbered_the_same(
+    fresh, tmp_path
+):
+    html = tmp_path / "report.html"
+    html.write_bytes(fresh[0]["report.html"])
+    with chromium.Printer() as printer:
+        published = printer.print_pdf(html)
+        again = _printed_again_in_the_same_tab(printer, html)
+
+    assert _structure_ids(published)[:3] == [b"00000001", b"00000002", b"00000003"]
+    assert int(_structure_ids(again)[0]) > len(_structure_ids(published))  # named on
+    assert not _same_print(again, published)
+    assert _same_print(number_structure_ids(again), published)
+    assert _same_print(published, fresh[0]["report.pdf"])
