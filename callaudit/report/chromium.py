@@ -166,17 +166,16 @@ class Printer:
 
     Chromium takes 0.5 s to start on a quiet machine and 1-2 s on a busy one; started
     when the report's inputs are first read, that happens while the figures are
-    computed instead of after them. Chromium names a tagged PDF's structure elements
-    after its renderer's DOM node counter, so the same page printed in a renderer that
-    had laid out a page before, or now and then in a fresh one, gets other names for
-    the same elements (one tagged print of 10 in a browser context of its own; in a CI
-    run, a tagged print after an untagged one differed from a fresh Chromium's in bytes
-    of the same length, as these names do, 2026-11-29): a tagged print's names are
-    numbered (:func:`~callaudit.report.pdf.number_structure_ids`), which makes it a
-    function of the page alone. One tagged print per process all the same, in the
-    first renderer, as ``--print-to-pdf`` does. Untagged prints (they only find the
-    pages) come before it, as many as asked, each in a browser context of its own. A
-    report's page-finding print then needs no Chromium of its own. :meth:`start` prints
+    computed instead of after them. Every print is made in one tab, so in one renderer
+    (a renderer of its own for the page-finding print cost ~1.1 CPU-s more a report,
+    2026-11-29). Chromium names a tagged PDF's structure elements after its renderer's
+    DOM node counter, so a page printed after another in the same renderer (or now and
+    then in a fresh one) gets other names for the same elements: a tagged print's names
+    are numbered (:func:`~callaudit.report.pdf.number_structure_ids`), which makes it a
+    function of the page alone, the same as ``--print-to-pdf``'s numbered (a CI run once
+    found a tagged print that differed from a fresh Chromium's in bytes of the same
+    length, as these names do). Any number of prints of either kind, in any order: a
+    report's page-finding and published prints need one Chromium. :meth:`start` prints
     in a thread, so the caller does other work meanwhile; :meth:`finish` waits for the
     PDF. A print has ``timeout`` seconds; :meth:`close` (or leaving the ``with`` block)
     stops Chromium by its process group on every path."""
@@ -219,8 +218,6 @@ class Printer:
         self._buffer = b""
         self._next_id = 0
         self._session: str | None = None
-        #: Whether the one tagged print of this Chromium was made (or begun).
-        self.printed_tagged = False
         self._job: threading.Thread | None = None
         self._result: bytes | BaseException | None = None
         self._reaper: threading.Thread | None = None
@@ -234,9 +231,6 @@ class Printer:
             raise RuntimeError(f"this Chromium (pid {self.pid}) was stopped")
         if self._job is not None:
             raise RuntimeError("a print is under way: finish() it first")
-        if self.printed_tagged:
-            raise RuntimeError("this Chromium has made its tagged print: one per process")
-        self.printed_tagged = tagged
         prints += 1
         untagged_prints += not tagged
         url = html_path.resolve().as_uri()
@@ -293,35 +287,28 @@ class Printer:
     def _print(self, url: str, params: dict) -> None:
         try:
             deadline = time.monotonic() + self.timeout
-            self._session = None
-            # An untagged print in a browser context of its own, so in a renderer of its
-            # own, gone after it; the tagged print in the first renderer of the default one.
-            context = None
-            if params.get("generateTaggedPDF") is False:
-                context = self._call("Target.createBrowserContext", {}, deadline)
-            target = self._call(
-                "Target.createTarget", {"url": "about:blank", **(context or {})}, deadline
-            )
-            attached = self._call(
-                "Target.attachToTarget", {"targetId": target["targetId"], "flatten": True}, deadline
-            )
-            self._session = attached["sessionId"]
-            self._call("Page.enable", {}, deadline)
-            # The blank page is evaluated first, so its renderer is the one the report
-            # is navigated in, as with --print-to-pdf (a fresh renderer named the tagged
-            # PDF's elements one lower, 1 print in 30 under load, before they were
-            # numbered).
-            self._call("Runtime.evaluate", {"expression": "document.readyState"}, deadline)
+            if self._session is None:
+                self._open_tab(deadline)
             # Events before the navigation's reply belong to the page before it.
             self._call("Page.navigate", {"url": url}, deadline)
             self._wait_for("Page.loadEventFired", deadline)
             printed = base64.b64decode(self._call("Page.printToPDF", params, deadline)["data"])
-            self._result = printed if context is not None else number_structure_ids(printed)
-            self._session = None
-            if context is not None:  # nothing waits for it to go
-                self._send("Target.disposeBrowserContext", context)
+            tagged = params.get("generateTaggedPDF") is not False
+            self._result = number_structure_ids(printed) if tagged else printed
         except BaseException as exc:  # handed to finish()
             self._result = exc
+
+    def _open_tab(self, deadline: float) -> None:
+        """Open the tab every print of this Chromium is made in, and attach to it."""
+        target = self._call("Target.createTarget", {"url": "about:blank"}, deadline)
+        attached = self._call(
+            "Target.attachToTarget", {"targetId": target["targetId"], "flatten": True}, deadline
+        )
+        self._session = attached["sessionId"]
+        self._call("Page.enable", {}, deadline)
+        # The blank page is evaluated first, so its renderer is the one the pages are
+        # navigated in, as with --print-to-pdf.
+        self._call("Runtime.evaluate", {"expression": "document.readyState"}, deadline)
 
     def _call(self, method: str, params: dict, deadline: float) -> dict:
         sent = self._send(method, params)

@@ -92,8 +92,8 @@ def render_pdf(
 
     Printed until the page of each part read back from the PDF is the one its contents
     give (MAX_PDF_PASSES at most). From no numbers that takes two prints: the first
-    finds them, the second prints them, both in the one Chromium (the first untagged,
-    :class:`~callaudit.report.chromium.Printer`). ``pages`` starts from a guess (those
+    finds them, the second prints them, every print in the one Chromium (the first
+    untagged, :class:`~callaudit.report.chromium.Printer`). ``pages`` starts from a guess (those
     of the report already published): when the parts have not moved, the first print
     proves it and is the only one, about 3 s saved at full size. A first print with no
     guess is untagged and unpainted (:func:`~callaudit.report.html.unpainted`: quicker;
@@ -108,8 +108,7 @@ def render_pdf(
             meanwhile()
         return None
     pages = dict(pages or {})
-    with contextlib.ExitStack() as stack:
-        running = stack.enter_context(printer if printer is not None else chromium.Printer())
+    with printer if printer is not None else chromium.Printer() as running:
         with_pages = paged_html(report)
         for printed in range(MAX_PDF_PASSES):
             html = with_pages(pages)
@@ -117,8 +116,6 @@ def render_pdf(
             # untagged and unpainted, it is 0.6-0.8 s quicker with the same pages
             # (chromium.FIND_PAGES, html.UNPAINTED).
             tagged = printed > 0 or bool(pages)
-            if tagged and running.printed_tagged:  # one tagged print a Chromium
-                running = stack.enter_context(chromium.Printer())
             with tempfile.TemporaryDirectory(prefix="callaudit-pdf-") as tmp:
                 html_path = Path(tmp) / "report.html"
                 html_path.write_text(html if tagged else unpainted(html), encoding="utf-8")
