@@ -128,11 +128,20 @@ class PartnerReport:
     @property
     def standing(self) -> pl.DataFrame:
         """Flags that stand: not dismissed on review."""
-        return self.flags.filter(pl.col("review").fill_null("") != DISMISSED)
+        return self._of_flags("standing", pl.col("review").fill_null("") != DISMISSED)
 
     @property
     def dismissed(self) -> pl.DataFrame:
-        return self.flags.filter(pl.col("review") == DISMISSED)
+        return self._of_flags("dismissed", pl.col("review") == DISMISSED)
+
+    def _of_flags(self, name: str, keep: pl.Expr) -> pl.DataFrame:
+        """``flags`` filtered by ``keep``, once for these flags: the report's pages and
+        files ask a partner for its standing flags some 130 times."""
+        cache = self.__dict__.setdefault("_flags_filtered", {})
+        kept = cache.get(name)
+        if kept is None or kept[0] is not self.flags:
+            kept = cache[name] = (self.flags, self.flags.filter(keep))
+        return kept[1]
 
     @property
     def flagged_days(self) -> int:
