@@ -440,17 +440,7 @@ def _monthly(frame: pl.DataFrame, start: dt.date, end: dt.date) -> pl.DataFrame:
     """Calls, items, bytes and active days per month, every month of ``start..end``
     (a month without calls is a zero, never a missing bar)."""
     grid = pl.DataFrame({"month": months_between(start, end)}, schema={"month": pl.String()})
-    sums = frame.group_by(_month(pl.col(DATE_COLUMN)).alias("month")).agg(
-        pl.col("calls").sum(),
-        pl.col("items").sum(),
-        pl.col("bytes").sum(),
-        pl.col(DATE_COLUMN).filter(pl.col("calls") > 0).n_unique().cast(_I64).alias("active_days"),
-    )
-    return (
-        grid.join(sums, on="month", how="left")
-        .with_columns(pl.col("calls", "items", "bytes", "active_days").fill_null(0).cast(_I64))
-        .sort("month")
-    )
+    return _every_month(grid, frame, [])
 
 
 def _monthly_by_partner(
@@ -461,18 +451,23 @@ def _monthly_by_partner(
         pl.DataFrame({"month": months_between(start, end)}, schema={"month": pl.String()}),
         how="cross",
     )
-    sums = daily.group_by("partner_id", _month(pl.col(DATE_COLUMN)).alias("month")).agg(
+    return _by_partner(_every_month(grid, daily, ["partner_id"]), keep=False)
+
+
+def _every_month(grid: pl.DataFrame, frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    """``frame``'s calls, items, bytes and active days per ``keys`` and month, on every
+    row of ``grid`` (``keys`` and month): a month without calls is a zero."""
+    sums = frame.group_by(*keys, _month(pl.col(DATE_COLUMN)).alias("month")).agg(
         pl.col("calls").sum(),
         pl.col("items").sum(),
         pl.col("bytes").sum(),
         pl.col(DATE_COLUMN).filter(pl.col("calls") > 0).n_unique().cast(_I64).alias("active_days"),
     )
-    monthly = (
-        grid.join(sums, on=["partner_id", "month"], how="left")
+    return (
+        grid.join(sums, on=[*keys, "month"], how="left")
         .with_columns(pl.col("calls", "items", "bytes", "active_days").fill_null(0).cast(_I64))
-        .sort("partner_id", "month")
+        .sort(*keys, "month")
     )
-    return _by_partner(monthly, keep=False)
 
 
 def _every_day_by_partner(
